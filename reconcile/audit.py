@@ -1,0 +1,133 @@
+"""The audit: for each segment, truth + Customer.io → diff → verdict, each segment on its own.
+
+A segment that cannot be compared (unknown id, still building, API down, SQL error) becomes
+``status: "error"`` with its one-line message, and the other segments are still reconciled.
+This module is the library's entry point; the CLI only parses arguments and maps the result
+to an exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from .config import Config, SegmentConfig
+from .customerio import CustomerIOClient
+from .diff import diff_segment
+from .errors import CompareError, ConfigError, UsageError
+from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
+from .truth import open_engine, run_truth
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Callbacks for long steps; the CLI plugs a progress display in, the library prints nothing."""
+
+    segment_started: Callable[[SegmentConfig], None] = lambda segment: None
+    rows_read: Callable[[SegmentConfig, int], None] = lambda segment, rows: None
+    page_fetched: Callable[[SegmentConfig, int, int], None] = lambda segment, page, members: None
+    segment_done: Callable[[SegmentResult], None] = lambda result: None
+
+
+def client_for(config: Config) -> CustomerIOClient:
+    settings = config.customerio
+    return CustomerIOClient(api_key=settings.app_api_key, region=settings.region, base_url=settings.base_url,
+                            timeout=settings.timeout_seconds, max_retries=settings.max_retries,
+                            rate_limit=settings.requests_per_second)
+
+
+def select_segments(config: Config, names: Sequence[str] | None) -> list[SegmentConfig]:
+    """The configured segments to run, in config order; an unknown name is a usage error."""
+    if not names:
+        return list(config.segments)
+    known = {segment.name for segment in config.segments}
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no segment named \"{name}\" in {config.path.name}; "
+                             f"known: {', '.join(sorted(known))}")
+    return [segment for segment in config.segments if segment.name in set(names)]
+
+
+def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequence[str] | None = None,
+              client: CustomerIOClient | None = None, progress: Progress | None = None) -> RunResult:
+    """Reconcile the selected segments; never raises for a segment that cannot be compared."""
+    started = datetime.now(timezone.utc)
+    as_of = (as_of or started).astimezone(timezone.utc)
+    chosen = select_segments(config, segments)
+    progress = progress or Progress()
+    client = client or client_for(config)
+    engine = open_engine(config.database)
+    run = RunResult(as_of=as_of, config_path=str(config.path), segments=[], started_at=started)
+    try:
+        for segment in chosen:
+            progress.segment_started(segment)
+            result = reconcile_segment(config, segment, as_of, client, engine, progress)
+            run.segments.append(result)
+            progress.segment_done(result)
+    finally:
+        engine.dispose()
+    run.finished_at = datetime.now(timezone.utc)
+    return run
+
+
+def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,
+                      engine, progress: Progress) -> SegmentResult:
+    """One segment, start to verdict; errors become an ``error`` result, never an exception."""
+    result = SegmentResult(name=segment.name, title=segment.label, customerio_segment_id=segment.customerio_segment_id,
+                           tolerance=segment.tolerance)
+    clock = time.perf_counter
+    try:
+        started = clock()
+        client.ensure_ready(segment.customerio_segment_id)
+        truth = run_truth(engine, segment, config.identity_key, as_of,
+                          on_rows=lambda rows: progress.rows_read(segment, rows))
+        result.seconds["truth"] = truth.seconds
+        api_started = clock()
+        membership = client.segment_membership(
+            segment.customerio_segment_id, on_page=lambda page, members: progress.page_fetched(segment, page, members))
+        reported = client.segment_count(segment.customerio_segment_id)
+        result.seconds["customerio"] = clock() - api_started
+        diff_started = clock()
+        diff = diff_segment(truth.people, membership, config.identity_key)
+        result.seconds["diff"] = clock() - diff_started
+        result.seconds["total"] = clock() - started
+    except (CompareError, ConfigError) as exc:
+        result.error = str(exc)
+        return result
+    except Exception as exc:  # a bug of ours must not turn into a pass, nor stop other segments
+        log.exception("segment %s failed unexpectedly", segment.name)
+        result.error = f"internal error ({exc.__class__.__name__}); please report it with the log"
+        return result
+
+    result.truth_rows, result.truth_rows_without_key = truth.rows_read, truth.rows_without_key
+    result.pages, result.customerio_reported_count = membership.pages, reported
+    _apply_diff(result, diff, segment)
+    if reported != len(membership):
+        result.warnings.append(
+            f"Customer.io's customer_count says {reported:,} but the membership pages held {len(membership):,} "
+            "profiles; membership changed while it was read, or the count lags: re-run to confirm")
+    if truth.rows_without_key:
+        result.warnings.append(f"{truth.rows_without_key:,} truth rows have no {config.identity_key}: "
+                               "those people cannot be matched (identity problem in the shop data)")
+    if result.truth_count == 0 and result.customerio_count == 0:
+        result.warnings.append("both sides are empty: check the truth SQL and the segment's conditions")
+    return result
+
+
+def _apply_diff(result: SegmentResult, diff, segment: SegmentConfig) -> None:
+    result.truth_count, result.customerio_count = diff.truth_count, diff.customerio_count
+    result.customerio_profiles, result.matched = diff.customerio_profiles, diff.matched
+    result.missing_in_customerio, result.extra_in_customerio = len(diff.missing), len(diff.extra)
+    result.duplicate_profiles, result.keyless_profiles = diff.duplicate_profiles, diff.keyless_profiles
+    result.mismatch_rate = diff.mismatch_rate
+    within = result.mismatch_rate is not None and result.mismatch_rate <= segment.tolerance
+    result.status = PASS if within else FAIL
+    result.discrepancies = diff.discrepancies(segment.name)
+
+
+__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "client_for", "ERROR", "FAIL", "PASS"]

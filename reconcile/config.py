@@ -1,0 +1,286 @@
+"""Load and validate ``config.toml`` up front, so a run never starts on a bad config.
+
+Every mistake is reported as one line that names the file and the key path::
+
+    config.toml: segments[2].customerio_segment_id: expected an integer, got "abc"
+
+Rules, all from the design contract:
+
+* ``${VAR}`` in any string is replaced from the environment; an unset variable is an error
+  that names the key and the variable (the value itself is never echoed: it may be a secret).
+* Unknown keys are errors (a typo must not silently fall back to a default).
+* Every key has a documented default (see README "Configuration") unless it is required.
+* A relative SQLite path in ``database.url`` is resolved against the config file's folder, so
+  a cron job that runs from ``$HOME`` reads the same shop as you did.
+
+Example::
+
+    >>> cfg = load_config("config.toml")          # doctest: +SKIP
+    >>> cfg.segments[0].name
+    'purchased_30d_email_consent'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .errors import ConfigError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SEGMENT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_REQUESTS_PER_SECOND = 10.0  # Customer.io's documented App API limit
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = field(repr=False)
+    statement_timeout_seconds: int = 300
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its password replaced by ``***``: the only form we ever print."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class CustomerIOConfig:
+    app_api_key: str = field(repr=False)
+    region: str = "us"
+    base_url: str | None = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    requests_per_second: float = MAX_REQUESTS_PER_SECOND
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    name: str
+    customerio_segment_id: int
+    sql: str
+    title: str = ""
+    window_days: float = 30
+    tolerance: float = 0.01
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: DatabaseConfig
+    customerio: CustomerIOConfig
+    identity_key: str
+    segments: tuple[SegmentConfig, ...]
+
+    def segment(self, name: str) -> SegmentConfig:
+        for segment in self.segments:
+            if segment.name == name:
+                return segment
+        raise KeyError(name)
+
+    def secrets(self) -> list[str]:
+        """Every secret value this config holds, for scrubbing and for leak tests."""
+        found = [self.customerio.app_api_key]
+        password = make_url(self.database.url).password
+        if password:
+            found.append(str(password))
+        return [s for s in found if s]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Section:
+    """Reads one TOML table, remembering its key path so every error can name it."""
+
+    def __init__(self, file: Path, path: str, table: Any):
+        self.file, self.path = file, path
+        if not isinstance(table, dict):
+            self.fail(f"expected a table, got {_show(table)}")
+        self.table = table
+        self.seen: set[str] = set()
+
+    def fail(self, message: str, key: str | None = None) -> None:
+        where = f"{self.path}.{key}" if key and self.path else (key or self.path)
+        raise ConfigError(f"{self.file.name}: {where}: {message}")
+
+    def get(self, key: str, kind: Callable[["_Section", str, Any], Any], default: Any = ...) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            if default is ...:
+                self.fail("is required", key)
+            return default
+        return kind(self, key, self.table[key])
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            self.fail(f"unknown key (allowed: {', '.join(sorted(self.seen))})", unknown[0])
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + (value if len(value) <= 40 else value[:37] + "...") + '"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def _string(section: _Section, key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        section.fail(f"expected a string, got {_show(value)}", key)
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            section.fail(f"environment variable {name} is not set; export it or write the value", key)
+        return os.environ[name]
+    return _VAR.sub(substitute, value)
+
+
+def _nonempty(section: _Section, key: str, value: Any) -> str:
+    text = _string(section, key, value)
+    if not text.strip():
+        section.fail("must not be empty", key)
+    return text
+
+
+def _integer(section: _Section, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        section.fail(f"expected an integer, got {_show(value)}", key)
+    return value
+
+
+def _positive_integer(section: _Section, key: str, value: Any) -> int:
+    number = _integer(section, key, value)
+    if number <= 0:
+        section.fail(f"expected a positive integer, got {number}", key)
+    return number
+
+
+def _number(section: _Section, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        section.fail(f"expected a number, got {_show(value)}", key)
+    if value < 0:
+        section.fail(f"must not be negative, got {value}", key)
+    return float(value)
+
+
+def _one_of(*choices: str) -> Callable[[_Section, str, Any], str]:
+    def check(section: _Section, key: str, value: Any) -> str:
+        text = _string(section, key, value)
+        if text not in choices:
+            section.fail(f"expected one of {', '.join(map(repr, choices))}, got {_show(text)}", key)
+        return text
+    return check
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _database(file: Path, table: Any) -> DatabaseConfig:
+    section = _Section(file, "database", table)
+    url = section.get("url", _nonempty)
+    timeout = section.get("statement_timeout_seconds", _positive_integer, 300)
+    section.finish()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        section.fail("is not a SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db)", "url")
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        db_path = Path(parsed.database)
+        if not db_path.is_absolute():
+            url = parsed.set(database=str((file.parent / db_path).resolve())).render_as_string(hide_password=False)
+    return DatabaseConfig(url=url, statement_timeout_seconds=timeout)
+
+
+def _customerio(file: Path, table: Any) -> CustomerIOConfig:
+    section = _Section(file, "customerio", table)
+    region = section.get("region", _one_of("us", "eu"), "us")
+    base_url = section.get("base_url", _nonempty, None)
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        section.fail(f"expected an http:// or https:// URL, got {_show(base_url)}", "base_url")
+    key = section.get("app_api_key", _nonempty)
+    timeout = section.get("timeout_seconds", _number, 30.0)
+    retries = section.get("max_retries", _integer, 5)
+    rate = section.get("requests_per_second", _number, MAX_REQUESTS_PER_SECOND)
+    if not 0 < rate <= MAX_REQUESTS_PER_SECOND:
+        section.fail(f"must be above 0 and at most {MAX_REQUESTS_PER_SECOND:g} (the App API limit)", "requests_per_second")
+    section.finish()
+    return CustomerIOConfig(app_api_key=key, region=region, base_url=base_url.rstrip("/") if base_url else None,
+                            timeout_seconds=timeout or 30.0, max_retries=retries, requests_per_second=rate)
+
+
+def _identity(file: Path, table: Any) -> str:
+    section = _Section(file, "identity", table)
+    key = section.get("key", _one_of("id", "email"), "id")
+    section.finish()
+    return key
+
+
+def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
+    section = _Section(file, f"segments[{index}]", table)
+    name = section.get("name", _nonempty)
+    if not _SEGMENT_NAME.match(name):
+        section.fail(f"use letters, digits, '_', '-' or '.', got {_show(name)}", "name")
+    segment = SegmentConfig(
+        name=name,
+        title=section.get("title", _string, ""),
+        customerio_segment_id=section.get("customerio_segment_id", _positive_integer),
+        window_days=section.get("window_days", _number, 30),
+        tolerance=section.get("tolerance", _number, 0.01),
+        sql=section.get("sql", _nonempty),
+    )
+    if segment.tolerance > 1:
+        section.fail(f"is a share between 0 and 1, got {segment.tolerance:g}", "tolerance")
+    section.finish()
+    return segment
+
+
+def parse_config(text: str, path: str | Path = "config.toml") -> Config:
+    """Validate TOML text; ``path`` names the file in errors and anchors relative paths."""
+    file = Path(path).absolute()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file.name}: not valid TOML: {exc}") from None
+    root = _Section(file, "", data)
+    database = root.get("database", lambda s, k, v: _database(file, v))
+    customerio = root.get("customerio", lambda s, k, v: _customerio(file, v))
+    identity_key = root.get("identity", lambda s, k, v: _identity(file, v), "id")
+    raw_segments = root.get("segments", lambda s, k, v: v)
+    root.finish()
+    if not isinstance(raw_segments, list) or not raw_segments:
+        raise ConfigError(f"{file.name}: segments: expected at least one [[segments]] table")
+    segments = tuple(_segment(file, i, table) for i, table in enumerate(raw_segments))
+    seen: dict[str, int] = {}
+    for i, segment in enumerate(segments):
+        if segment.name in seen:
+            raise ConfigError(f"{file.name}: segments[{i}].name: \"{segment.name}\" is already used by "
+                              f"segments[{seen[segment.name]}]; segment names must be unique")
+        seen[segment.name] = i
+    return Config(path=file, database=database, customerio=customerio,
+                  identity_key=identity_key, segments=segments)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; every problem is a one-line :class:`ConfigError`."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such file; pass --config PATH to your config.toml") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot be read ({exc.__class__.__name__}); check the path and its permissions") from None
+    return parse_config(text, file)

@@ -1,0 +1,85 @@
+"""The run's results as plain dataclasses; renderers (JSON, CSV, HTML, terminal) read these.
+
+``status`` per segment is ``pass`` (within tolerance), ``fail`` (out of tolerance) or
+``error`` (could not be compared: never a verdict). The run is ``error`` if any segment is,
+else ``fail`` if any segment failed, else ``pass``: an error always wins, so a run that could
+not compare a segment is never reported as passing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+PASS, FAIL, ERROR = "pass", "fail", "error"
+
+
+@dataclass
+class SegmentResult:
+    name: str
+    customerio_segment_id: int
+    title: str = ""
+    status: str = ERROR
+    tolerance: float = 0.0
+    truth_count: int | None = None
+    customerio_count: int | None = None
+    matched: int | None = None
+    missing_in_customerio: int | None = None
+    extra_in_customerio: int | None = None
+    mismatch_rate: float | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    customerio_profiles: int | None = None          # membership rows, before people were merged by key
+    customerio_reported_count: int | None = None    # what /customer_count said
+    truth_rows: int | None = None                   # rows the SQL returned, before people were merged
+    truth_rows_without_key: int | None = None
+    duplicate_profiles: int | None = None
+    keyless_profiles: int | None = None
+    pages: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    discrepancies: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "discrepancies"}
+        data["warnings"] = list(self.warnings)
+        data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
+        return data
+
+
+@dataclass
+class RunResult:
+    as_of: datetime
+    config_path: str
+    segments: list[SegmentResult]
+    started_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def status(self) -> str:
+        statuses = {segment.status for segment in self.segments}
+        if ERROR in statuses or not self.segments:
+            return ERROR
+        return FAIL if FAIL in statuses else PASS
+
+    def count(self, status: str) -> int:
+        return sum(1 for segment in self.segments if segment.status == status)
+
+    def discrepancies(self) -> pd.DataFrame:
+        frames = [s.discrepancies for s in self.segments if s.discrepancies is not None and len(s.discrepancies)]
+        if not frames:
+            from .diff import DISCREPANCY_COLUMNS
+            return pd.DataFrame(columns=DISCREPANCY_COLUMNS)
+        return pd.concat(frames, ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "config": self.config_path,
+            "segments": [segment.to_dict() for segment in self.segments],
+        }

@@ -98,20 +98,28 @@ def _install_read_only_guard(engine: Engine, timeout_seconds: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
+        raw = conn.connection.dbapi_connection
+
+        def run(statement: str) -> None:  # a plain cursor, not the server-side one meant for the query
+            cursor = raw.cursor()
+            try:
+                cursor.execute(statement)
+            finally:
+                cursor.close()
+
         if dialect == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_seconds) * 1000}")
-            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+            run("SET TRANSACTION READ ONLY")
+            run(f"SET LOCAL statement_timeout = {int(timeout_seconds) * 1000}")
+            run("SET LOCAL TIME ZONE 'UTC'")
         elif dialect in ("mysql", "mariadb"):
             # pymysql opens transactions implicitly; open it explicitly, read-only.
-            conn.exec_driver_sql("SET time_zone = '+00:00'")
+            run("SET time_zone = '+00:00'")
             if conn.dialect._is_mariadb:  # type: ignore[attr-defined]
-                conn.exec_driver_sql(f"SET SESSION max_statement_time = {int(timeout_seconds)}")
+                run(f"SET SESSION max_statement_time = {int(timeout_seconds)}")
             else:
-                conn.exec_driver_sql(f"SET SESSION max_execution_time = {int(timeout_seconds) * 1000}")
-            conn.exec_driver_sql("START TRANSACTION READ ONLY")
+                run(f"SET SESSION max_execution_time = {int(timeout_seconds) * 1000}")
+            run("START TRANSACTION READ ONLY")
         elif dialect == "sqlite":
-            raw = conn.connection.dbapi_connection
             raw.execute("PRAGMA query_only = ON")
             deadline = time.monotonic() + timeout_seconds
             raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
@@ -156,7 +164,7 @@ def _key_column(columns: list[str], key: str) -> str | None:
 
 
 def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
-              on_rows: Callable[[int], None] | None = None) -> TruthSet:
+              on_rows: Callable[[int], None] | None = None, partition_rows: int = PARTITION_ROWS) -> TruthSet:
     """Run one segment's truth SQL; raise DatabaseError (could not compare) on any failure."""
     started = time.perf_counter()
     normalize = normalizer(key)
@@ -164,7 +172,7 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
     frames: list[pd.DataFrame] = []
     truth = TruthSet(key=key, people=pd.DataFrame())
     try:
-        for columns, rows in stream_rows(engine, segment.sql, window):
+        for columns, rows in stream_rows(engine, segment.sql, window, partition_rows):
             key_column = _key_column(columns, key)
             if key_column is None:
                 raise DatabaseError(f"segment {segment.name}: the truth SQL returns no column named "
@@ -215,7 +223,8 @@ def describe_database_error(exc: DBAPIError, engine: Engine) -> str:
         return f"cannot connect to {where} ({message}); check database.url and that the server is up"
     if any(s in lowered for s in ("password authentication failed", "access denied", "authentication failed")):
         return f"the database refused the credentials for {where} ({message}); check the user and password"
-    if any(s in lowered for s in ("read-only", "read only", "readonly", "query_only", "attempt to write")):
+    if any(s in lowered for s in ("read-only", "read only", "readonly", "query_only", "attempt to write",
+                                  "data-modifying")):
         return f"the truth SQL tried to write, and reconcile only reads ({message}); make it a SELECT"
     if any(s in lowered for s in ("statement timeout", "canceling statement", "max_statement_time",
                                   "max_execution_time", "interrupted")):

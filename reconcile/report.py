@@ -66,8 +66,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda column: column.map(cell)) if len(frame) else frame
 
 
-def write_outputs(run: RunResult, out_dir: str | Path) -> Path:
-    """Write the three outputs into ``out_dir`` atomically; return the final folder."""
+def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Write the three outputs (and any ``extra_files``) into ``out_dir`` atomically."""
     final = Path(out_dir)
     if final.exists() and any(final.iterdir()):
         raise FileExistsError(f"{final} already holds a report; choose another --out")
@@ -79,6 +79,8 @@ def write_outputs(run: RunResult, out_dir: str | Path) -> Path:
         (partial / "results.json").write_text(json.dumps(run.to_dict(), indent=2, default=_json_default) + "\n")
         neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False)
         (partial / "report.html").write_text(render_html(run), encoding="utf-8")
+        for name, content in (extra_files or {}).items():
+            (partial / name).write_text(content, encoding="utf-8")
         if final.exists():
             final.rmdir()
         partial.rename(final)

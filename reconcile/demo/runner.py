@@ -1,0 +1,70 @@
+"""``reconcile demo`` and ``reconcile sandbox``: the embedded default, end to end.
+
+The demo generates a SQLite shop, derives the drifted Customer.io workspace from it, serves
+that workspace from the sandbox over real HTTP on loopback, and runs the ordinary audit with
+the shipped config. Nothing is special-cased: the only differences from a production run are
+the database URL and the API base URL.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from ..audit import run_audit
+from ..config import Config, parse_config
+from ..report import write_outputs
+from ..results import RunResult
+from ..sandbox import Sandbox, Workspace
+from . import build_demo
+
+DEMO_CONFIG = "config.toml"
+
+
+def demo_config(database_url: str, base_url: str) -> Config:
+    """The shipped demo config, pointed at this run's shop and sandbox."""
+    text = resources.files(__package__).joinpath(DEMO_CONFIG).read_text(encoding="utf-8")
+    config = parse_config(text, Path.cwd() / DEMO_CONFIG)
+    return replace(config, database=replace(config.database, url=database_url),
+                   customerio=replace(config.customerio, base_url=base_url))
+
+
+def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, customers: int = 3000,
+             progress=None) -> tuple[RunResult, Path]:
+    """Generate the shop and workspace, serve it, audit it; return the run and its folder."""
+    as_of = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="reconcile-demo-") as scratch:
+        url = f"sqlite:///{Path(scratch) / 'shop.db'}"
+        demo = build_demo(url, as_of=as_of, seed=seed, customers=customers)
+        with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
+            run = run_audit(demo_config(url, sandbox.url), as_of=as_of, progress=progress)
+    record = json.dumps(demo.record.to_dict(), indent=1, default=str)
+    return run, write_outputs(run, out, extra_files={"demo-record.json": record})
+
+
+def serve_sandbox(*, workspace_path: Path | None, port: int, data_dir: Path, seed: int = 7) -> int:
+    """Serve a workspace until Ctrl-C: a given JSON file, or the demo's (shop written to data_dir)."""
+    if workspace_path is not None:
+        workspace, api_key = Workspace.load(workspace_path), "sandbox-key"
+        shop_note = ""
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shop = data_dir / "shop.db"
+        shop.unlink(missing_ok=True)
+        demo = build_demo(f"sqlite:///{shop.resolve()}", as_of=datetime.now(timezone.utc), seed=seed)
+        workspace, api_key = Workspace.from_dict(demo.workspace), demo.api_key
+        shop_note = f"demo shop: {shop}\n"
+    with Sandbox(workspace, api_key=api_key, port=port) as sandbox:
+        print(f"sandbox Customer.io App API at {sandbox.url}\n{shop_note}api key: {api_key}\n"
+              "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0

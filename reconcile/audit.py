@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
+from .checks import run_checks, suites_for
 from .config import Config, SegmentConfig
 from .customerio import CustomerIOClient
 from .diff import diff_segment
@@ -59,6 +60,7 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
+    suites = _suites(config)  # validated up front: a malformed suite stops the run before it starts (exit 2)
     progress = progress or Progress()
     client = client or client_for(config)
     engine = open_engine(config.database)
@@ -69,10 +71,18 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
             result = reconcile_segment(config, segment, as_of, client, engine, progress)
             run.segments.append(result)
             progress.segment_done(result)
+        if suites is not None:
+            run.checks = run_checks(config.checks, suites, engine=engine, as_of=as_of)
     finally:
         engine.dispose()
     run.finished_at = datetime.now(timezone.utc)
     return run
+
+
+def _suites(config: Config):
+    if config.checks is None:
+        return None  # no [checks]: Great Expectations is never imported
+    return suites_for(config.checks, config.path.parent)
 
 
 def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,

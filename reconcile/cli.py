@@ -20,6 +20,7 @@ from typing import Sequence
 
 from . import __version__
 from .errors import CompareError, ConfigError, DeliveryError, ReconcileError, UsageError
+from .checks.model import checks_verdict, summary_lines
 from .results import ERROR, FAIL, RunResult
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_COULD_NOT_COMPARE, EXIT_DELIVERY = 0, 1, 2, 3, 4
@@ -103,10 +104,12 @@ def print_summary(run: RunResult, out: Path | None, stream=None) -> None:
               f"{s.missing_in_customerio:>8,} {s.extra_in_customerio:>8,} {rate:>9}", file=stream)
         for warning in s.warnings:
             print(f"{'':<{width}}  warning: {warning}", file=stream)
+    for line in summary_lines(run.checks):
+        print(line, file=stream)
     verdict = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[run.status]
     where = f"; report: {out / 'report.html'}" if out else ""
     print(f"{verdict}: {run.count('fail')} failed, {run.count('error')} could not be compared, "
-          f"{run.count('pass')} passed{where}", file=stream)
+          f"{run.count('pass')} passed{checks_verdict(run.checks)}{where}", file=stream)
 
 
 def cmd_run(args) -> int:

@@ -75,12 +75,27 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class ChecksConfig:
+    """``[checks]``: data-quality suites (``checks/*.toml``) run on the events that feed Customer.io."""
+
+    suites: Path                         # folder of suite files; default "checks" beside the config file
+    events_sql: str | None = None        # query on the shop database returning the events (outbox) table
+    events_jsonl: Path | None = None     # or: a JSON Lines export of the events (relative to the config file)
+    people_sql: str | None = None        # query returning the people the "people" suite checks
+    window_days: float = 30              # defines :window_start for events_sql and people_sql
+    max_event_ids: int = 100             # offending event ids kept per expectation in results.json
+    sample_size: int = 5                 # unexpected values shown per expectation
+    source: str = "config.toml"          # the file, for error messages
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database: DatabaseConfig
     customerio: CustomerIOConfig
     identity_key: str
     segments: tuple[SegmentConfig, ...]
+    checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
 
     def segment(self, name: str) -> SegmentConfig:
         for segment in self.segments:
@@ -248,6 +263,22 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
     return segment
 
 
+def _checks(file: Path, table: Any) -> ChecksConfig:
+    section = _Section(file, "checks", table)
+    suites = file.parent / section.get("suites", _nonempty, "checks")
+    events_sql = section.get("events_sql", _nonempty, None)
+    events_jsonl = section.get("events_jsonl", _nonempty, None)
+    if events_sql is not None and events_jsonl is not None:
+        section.fail("give events_sql or events_jsonl, not both", "events_jsonl")
+    checks = ChecksConfig(
+        suites=suites, events_sql=events_sql, events_jsonl=file.parent / events_jsonl if events_jsonl else None,
+        people_sql=section.get("people_sql", _nonempty, None), window_days=section.get("window_days", _number, 30),
+        max_event_ids=section.get("max_event_ids", _positive_integer, 100),
+        sample_size=section.get("sample_size", _positive_integer, 5), source=file.name)
+    section.finish()
+    return checks
+
+
 def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     """Validate TOML text; ``path`` names the file in errors and anchors relative paths."""
     file = Path(path).absolute()
@@ -259,6 +290,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     database = root.get("database", lambda s, k, v: _database(file, v))
     customerio = root.get("customerio", lambda s, k, v: _customerio(file, v))
     identity_key = root.get("identity", lambda s, k, v: _identity(file, v), "id")
+    checks = root.get("checks", lambda s, k, v: _checks(file, v), None)
     raw_segments = root.get("segments", lambda s, k, v: v)
     root.finish()
     if not isinstance(raw_segments, list) or not raw_segments:
@@ -271,7 +303,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
                               f"segments[{seen[segment.name]}]; segment names must be unique")
         seen[segment.name] = i
     return Config(path=file, database=database, customerio=customerio,
-                  identity_key=identity_key, segments=segments)
+                  identity_key=identity_key, segments=segments, checks=checks)
 
 
 def load_config(path: str | Path) -> Config:

@@ -3,7 +3,8 @@
 ``status`` per segment is ``pass`` (within tolerance), ``fail`` (out of tolerance) or
 ``error`` (could not be compared: never a verdict). The run is ``error`` if any segment is,
 else ``fail`` if any segment failed, else ``pass``: an error always wins, so a run that could
-not compare a segment is never reported as passing.
+not compare a segment is never reported as passing. Data-quality checks (``checks``) count too:
+one whose source could not be read makes the run ``error``, a failed critical one ``fail``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+
+from .checks.model import CheckResult
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 
@@ -56,13 +59,15 @@ class RunResult:
     segments: list[SegmentResult]
     started_at: datetime
     finished_at: datetime | None = None
+    checks: list[CheckResult] = field(default_factory=list)   # data-quality checks, when [checks] is set
 
     @property
     def status(self) -> str:
         statuses = {segment.status for segment in self.segments}
-        if ERROR in statuses or not self.segments:
+        if ERROR in statuses or not self.segments or any(check.status == ERROR for check in self.checks):
             return ERROR
-        return FAIL if FAIL in statuses else PASS
+        failed_check = any(check.blocking for check in self.checks)   # a failed critical expectation
+        return FAIL if FAIL in statuses or failed_check else PASS
 
     def count(self, status: str) -> int:
         return sum(1 for segment in self.segments if segment.status == status)
@@ -82,4 +87,5 @@ class RunResult:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "config": self.config_path,
             "segments": [segment.to_dict() for segment in self.segments],
+            "checks": [check.to_dict() for check in self.checks],
         }

@@ -1,0 +1,160 @@
+"""Events → one table per event name, properties as columns, line items exploded.
+
+Input partitions are lists of canonical tuples ``(event_id, name, customer_id, anonymous_id,
+timestamp, properties)``; ``properties`` is a JSON object or its text. Each partition is parsed
+and reduced to compact per-event frames before the next is read, so the raw JSON text of a
+million events is never held at once; the frames are concatenated once at the end.
+
+* Top-level property keys become columns as they are spelled (``productId`` and ``product_id``
+  are two columns: the property-name rule reports that). A key that collides with a base column
+  is kept as ``properties.<key>``.
+* ``items`` is replaced by ``items_type`` ("array", "string" for a JSON string holding the list,
+  "missing", or "other"), and each line item of an array, or of a string that parses to one,
+  becomes a row of the event's items table: ``event_id, item_index`` and the item's keys. The
+  string form is reported by its own rule; its items are still checked.
+* Ids are text (an integer ``417`` becomes ``"417"``), so SQL and JSON Lines sources agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+BASE_COLUMNS = ("event_id", "customer_id", "anonymous_id", "timestamp")
+ITEMS = "items"
+ITEMS_TYPE = "items_type"
+ITEM_BASE = ("event_id", "item_index")
+
+
+@dataclass
+class EventTable:
+    """One event name's events (one row each) and line items (one row per item)."""
+
+    name: str
+    events: pd.DataFrame
+    items: pd.DataFrame
+    properties_not_json: int = 0
+
+    @staticmethod
+    def empty(name: str) -> "EventTable":
+        return EventTable(name=name, events=pd.DataFrame(columns=list(BASE_COLUMNS)),
+                          items=pd.DataFrame(columns=list(ITEM_BASE)))
+
+
+class Flattener:
+    """Accumulates partitions; :meth:`tables` returns the per-event tables."""
+
+    def __init__(self, names: Iterable[str] | None = None):
+        self.names = set(names) if names is not None else None      # None: keep every event name
+        self._events: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self._items: dict[str, list[pd.DataFrame]] = defaultdict(list)
+        self._not_json: dict[str, int] = defaultdict(int)
+        self.rows = 0
+
+    def add(self, rows: list[tuple]) -> None:
+        self.rows += len(rows)
+        grouped: dict[str, list[tuple]] = defaultdict(list)
+        for row in rows:
+            name = row[1]
+            if self.names is None or name in self.names:
+                grouped[str(name)].append(row)
+        for name, group in grouped.items():
+            self._add_group(name, group)
+
+    def _add_group(self, name: str, rows: list[tuple]) -> None:
+        records, item_records = [], []
+        for event_id, _, customer_id, anonymous_id, timestamp, properties in rows:
+            props = _object(properties)
+            if props is None:
+                self._not_json[name] += 1
+                props = {}
+            event_id = _text(event_id)
+            record = {"event_id": event_id, "customer_id": _text(customer_id),
+                      "anonymous_id": _text(anonymous_id), "timestamp": timestamp}
+            for key, value in props.items():
+                record[f"properties.{key}" if key in record or key == ITEMS_TYPE else key] = value
+            if ITEMS in record:
+                kind, items = _items(record.pop(ITEMS))
+                record[ITEMS_TYPE] = kind
+                for index, item in enumerate(items):
+                    row = {"event_id": event_id, "item_index": index}
+                    if isinstance(item, dict):
+                        row.update({k if k not in ITEM_BASE else f"item.{k}": v for k, v in item.items()})
+                    else:
+                        row["item.value"] = item
+                    item_records.append(row)
+            else:
+                record[ITEMS_TYPE] = None
+            records.append(record)
+        self._events[name].append(pd.DataFrame.from_records(records))
+        if item_records:
+            self._items[name].append(pd.DataFrame.from_records(item_records))
+
+    def tables(self) -> dict[str, EventTable]:
+        """Concatenate each event name's partitions (releasing them as it goes)."""
+        names = set(self._events) | (self.names or set())
+        tables = {}
+        for name in sorted(names):
+            parts, item_parts = self._events.pop(name, []), self._items.pop(name, [])
+            table = EventTable.empty(name)
+            if parts:
+                table.events = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            if item_parts:
+                table.items = item_parts[0] if len(item_parts) == 1 else pd.concat(item_parts, ignore_index=True)
+            if ITEMS_TYPE in table.events.columns and table.events[ITEMS_TYPE].isna().all():
+                table.events = table.events.drop(columns=[ITEMS_TYPE])
+            table.properties_not_json = self._not_json.get(name, 0)
+            del parts, item_parts
+            tables[name] = table
+        return tables
+
+
+def _object(properties: Any) -> dict | None:
+    if properties is None:
+        return {}
+    if isinstance(properties, dict):
+        return properties
+    if isinstance(properties, (bytes, bytearray)):
+        properties = properties.decode("utf-8", "replace")
+    if isinstance(properties, str):
+        try:
+            value = json.loads(properties) if properties.strip() else {}
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def _items(value: Any) -> tuple[str, list]:
+    """(how the line items arrived, the items as a list)."""
+    if isinstance(value, list):
+        return "array", value
+    if value is None:
+        return "missing", []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return "other", []
+        return ("string", parsed) if isinstance(parsed, list) else ("other", [])
+    return "other", []
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:
+            return None
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+__all__ = ["EventTable", "Flattener", "BASE_COLUMNS", "ITEMS", "ITEMS_TYPE"]

@@ -75,6 +75,44 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    keep_runs: int = 52     # runs of this config kept beside each other in reports/; 0 keeps every run
+    trend_runs: int = 12    # how many runs the report's trend chart shows
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """``[email]``: where ``reconcile run --email`` sends the report.
+
+    The password is kept as the name of an environment variable and read only when a message
+    is sent, so a run without ``--email`` never needs it.
+    """
+
+    smtp_host: str
+    sender: str                                  # the TOML key is ``from``
+    to: tuple[str, ...]
+    smtp_port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password_variable: str | None = None         # from ``password = "${VAR}"``
+    subject_prefix: str = "[reconcile]"
+    send: str = "always"                         # or "on_failure"
+    mask_emails: bool = False                    # mask customers' emails in the emailed body
+    timeout_seconds: float = 30.0
+    source: str = "config.toml"                  # the file, for error messages
+
+    def password(self) -> str | None:
+        """The SMTP password from the environment; a missing variable is a ConfigError."""
+        if self.password_variable is None:
+            return None
+        if self.password_variable not in os.environ:
+            raise ConfigError(f"{self.source}: email.password: environment variable {self.password_variable} "
+                              "is not set; export it or drop --email")
+        return os.environ[self.password_variable]
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     """``[checks]``: data-quality suites (``checks/*.toml``) run on the events that feed Customer.io."""
 
@@ -95,6 +133,8 @@ class Config:
     customerio: CustomerIOConfig
     identity_key: str
     segments: tuple[SegmentConfig, ...]
+    history: HistoryConfig = HistoryConfig()
+    email: EmailConfig | None = None
     checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
 
     def segment(self, name: str) -> SegmentConfig:
@@ -109,6 +149,8 @@ class Config:
         password = make_url(self.database.url).password
         if password:
             found.append(str(password))
+        if self.email is not None and self.email.password_variable in os.environ:
+            found.append(os.environ[self.email.password_variable])
         return [s for s in found if s]
 
 
@@ -192,6 +234,12 @@ def _number(section: _Section, key: str, value: Any) -> float:
     return float(value)
 
 
+def _boolean(section: _Section, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        section.fail(f"expected true or false, got {_show(value)}", key)
+    return value
+
+
 def _one_of(*choices: str) -> Callable[[_Section, str, Any], str]:
     def check(section: _Section, key: str, value: Any) -> str:
         text = _string(section, key, value)
@@ -263,6 +311,61 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
     return segment
 
 
+def _history(file: Path, table: Any) -> HistoryConfig:
+    section = _Section(file, "history", table)
+    keep = section.get("keep_runs", _integer, 52)
+    if keep < 0:
+        section.fail(f"expected 0 (keep every run) or a positive integer, got {keep}", "keep_runs")
+    trend = section.get("trend_runs", _positive_integer, 12)
+    section.finish()
+    return HistoryConfig(keep_runs=keep, trend_runs=trend)
+
+
+def _address(section: _Section, key: str, value: Any) -> str:
+    text = _nonempty(section, key, value).strip()
+    if "@" not in text or any(c.isspace() or c in ",;<>" for c in text):
+        section.fail(f"expected an email address like team@example.com, got {_show(text)}", key)
+    return text
+
+
+def _addresses(section: _Section, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        section.fail(f"expected a non-empty list of addresses, got {_show(value)}", key)
+    return tuple(_address(section, f"{key}[{i}]", item) for i, item in enumerate(value))
+
+
+def _email(file: Path, table: Any) -> EmailConfig:
+    section = _Section(file, "email", table)
+    host = section.get("smtp_host", _nonempty).strip()
+    sender = section.get("from", _address)
+    to = section.get("to", _addresses)
+    use_ssl = section.get("ssl", _boolean, False)
+    starttls = section.get("starttls", _boolean, not use_ssl)
+    if use_ssl and starttls:
+        section.fail("ssl and starttls exclude each other: ssl is TLS from the start (port 465), "
+                     "starttls upgrades a plain connection (port 587)", "starttls")
+    port = section.get("smtp_port", _positive_integer, 465 if use_ssl else 587)
+    username = section.get("username", _nonempty, None)
+    section.seen.add("password")
+    password_variable = None
+    if "password" in section.table:
+        raw = section.table["password"]
+        match = _VAR.fullmatch(raw) if isinstance(raw, str) else None
+        if match is None:
+            section.fail('write it as "${VAR}" and export VAR: a password is never kept in the file', "password")
+        password_variable = match.group(1)
+        if username is None:
+            section.fail("a password needs a username", "password")
+    prefix = section.get("subject_prefix", _string, "[reconcile]")
+    send = section.get("send", _one_of("always", "on_failure"), "always")
+    mask = section.get("mask_emails", _boolean, False)
+    timeout = section.get("timeout_seconds", _number, 30.0)
+    section.finish()
+    return EmailConfig(smtp_host=host, sender=sender, to=to, smtp_port=port, starttls=starttls, ssl=use_ssl,
+                       username=username, password_variable=password_variable, subject_prefix=prefix,
+                       send=send, mask_emails=mask, timeout_seconds=timeout or 30.0, source=file.name)
+
+
 def _checks(file: Path, table: Any) -> ChecksConfig:
     section = _Section(file, "checks", table)
     suites = file.parent / section.get("suites", _nonempty, "checks")
@@ -290,6 +393,8 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     database = root.get("database", lambda s, k, v: _database(file, v))
     customerio = root.get("customerio", lambda s, k, v: _customerio(file, v))
     identity_key = root.get("identity", lambda s, k, v: _identity(file, v), "id")
+    history = root.get("history", lambda s, k, v: _history(file, v), HistoryConfig())
+    email = root.get("email", lambda s, k, v: _email(file, v), None)
     checks = root.get("checks", lambda s, k, v: _checks(file, v), None)
     raw_segments = root.get("segments", lambda s, k, v: v)
     root.finish()
@@ -303,7 +408,8 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
                               f"segments[{seen[segment.name]}]; segment names must be unique")
         seen[segment.name] = i
     return Config(path=file, database=database, customerio=customerio,
-                  identity_key=identity_key, segments=segments, checks=checks)
+                  identity_key=identity_key, segments=segments, history=history, email=email,
+                  checks=checks)
 
 
 def load_config(path: str | Path) -> Config:

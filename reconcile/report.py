@@ -1,26 +1,48 @@
-"""Write a run's outputs: results.json, discrepancies.csv and report.html.
+"""Write a run's outputs: results.json, discrepancies.csv and report.html; render the email body.
 
 Only this module knows about HTML. The folder is written under a temporary name and renamed
 when complete, so an interrupted run never leaves something that looks like a finished
 report; it is created readable by its owner only, since it holds customers' emails.
+
+The report leads with the verdict (and the worst severity when the diagnosis has run), then
+per segment: the counts, the overlap as an inline SVG picture, mismatch against tolerance,
+the trend over the last runs of the same config, the causes with what to fix and examples,
+and "new since last run"; then data quality (``checks.html.j2``, when the checks have run)
+and identity health. It uses no JavaScript and no external asset, so it reads the same from
+disk, as an attachment, and (CSS inlined) as an email body.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
 import shutil
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .results import RunResult
+from .results import RunResult, SegmentResult
+from .summary import (SEVERITIES, Cause, causes, failed_checks, format_count, format_percent, format_points,
+                      run_severity, segment_severity, verdict_line)
 
 EXAMPLES_PER_SIDE = 10
+EXAMPLES_PER_CAUSE = 5
+EMAIL_BODY_LIMIT = 102_000          # bytes of HTML: Gmail clips a body above about 102 KB
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_BASE_COLUMNS = ("segment", "side", "id", "email", "cio_id", "cause", "severity")
+_EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+'-]*@(?=[A-Za-z0-9-]+\.)")
+
+SEVERITY_TEXT = {
+    "critical": "messages would reach people who withdrew consent",
+    "high": "buyers in cart or winback flows, or double sends",
+    "medium": "stale data in Customer.io",
+    "low": "timing noise at the window's edge",
+}
 
 
 def _environment() -> Environment:
@@ -29,34 +51,267 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["count"] = format_count
     env.filters["percent"] = format_percent
+    env.filters["points"] = format_points
     return env
 
 
-def format_count(value) -> str:
-    """12408 → "12,408"; None → "–"."""
-    return "–" if value is None else f"{int(value):,}"
+# --------------------------------------------------------------------------- pictures
 
 
-def format_percent(value, digits: int = 1) -> str:
-    """0.031 → "3.1 %"; None → "–"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * 100:.{digits}f} %"
+def bar_widths(counts: list[int], width: float, minimum: float = 4.0) -> list[float]:
+    """Split ``width`` in proportion to ``counts``; a non-zero count never shrinks below ``minimum``."""
+    total = sum(counts)
+    if total <= 0:
+        return [0.0 for _ in counts]
+    widths = [width * n / total for n in counts]
+    small = [i for i, n in enumerate(counts) if 0 < n and widths[i] < minimum]
+    if small:
+        rest = width - minimum * len(small)
+        rest_total = sum(n for i, n in enumerate(counts) if i not in small)
+        widths = [minimum if i in small else (rest * n / rest_total if rest_total else 0.0)
+                  for i, n in enumerate(counts)]
+    return widths
 
 
-def render_html(run: RunResult) -> str:
+@dataclass
+class Overlap:
+    """Geometry of the overlap picture: [missing | in both | extra] with the two sides bracketed."""
+
+    missing: float
+    matched: float
+    extra: float
+    width: float = 580.0
+    left: float = 10.0
+
+    @classmethod
+    def of(cls, segment: SegmentResult) -> "Overlap | None":
+        counts = [segment.missing_in_customerio, segment.matched, segment.extra_in_customerio]
+        if any(n is None for n in counts) or sum(counts) == 0:
+            return None
+        return cls(*bar_widths(counts, 580.0))
+
+    @property
+    def shop_end(self) -> float:
+        return self.left + self.missing + self.matched
+
+    @property
+    def cio_start(self) -> float:
+        return self.left + self.missing
+
+    def label_x(self, start: float, end: float) -> float:
+        """Where a bracket's label starts: at the bracket, kept inside the picture."""
+        return max(self.left, min(start, self.left + self.width - 230))
+
+
+@dataclass
+class Trend:
+    """Geometry of the small mismatch-rate chart over the last runs of the same config."""
+
+    xs: list[float]
+    ys: list[float | None]
+    labels: list[str]
+    current: list[bool]
+    rates: list[float | None]
+    statuses: list[str]
+    tolerance_y: float
+    top_rate: float
+    bottom: float = 92.0
+    top: float = 12.0
+
+    @classmethod
+    def of(cls, points, tolerance: float) -> "Trend | None":
+        if len(points) < 2:
+            return None
+        rates = [p.mismatch_rate for p in points]
+        top_rate = max([r for r in rates if r is not None] + [tolerance, 0.001]) * 1.15
+        left, right = 48.0, 588.0
+        step = (right - left) / (len(points) - 1)
+        def y(rate: float) -> float:
+            return round(92.0 - (92.0 - 12.0) * rate / top_rate, 1)
+        return cls(xs=[round(left + i * step, 1) for i in range(len(points))],
+                   ys=[None if r is None else y(r) for r in rates],
+                   labels=[p.as_of.strftime("%b %d") for p in points],
+                   current=[p.current for p in points], rates=rates, statuses=[p.status for p in points],
+                   tolerance_y=y(tolerance), top_rate=top_rate)
+
+    def lines(self) -> list[str]:
+        """Polyline point lists; a run that could not compare the segment breaks the line."""
+        runs, current = [], []
+        for x, y in zip(self.xs, self.ys):
+            if y is None:
+                if len(current) > 1:
+                    runs.append(" ".join(current))
+                current = []
+            else:
+                current.append(f"{x},{y}")
+        if len(current) > 1:
+            runs.append(" ".join(current))
+        return runs
+
+    def dots(self) -> list[tuple[float, float, bool, str]]:
+        return [(x, y, cur, status) for x, y, cur, status in zip(self.xs, self.ys, self.current, self.statuses)
+                if y is not None]
+
+    def tick_labels(self) -> list[tuple[float, str, str]]:
+        """(x, text, anchor) for the first and last run, and a middle one when there is room."""
+        last = len(self.xs) - 1
+        shown = [0, last] if last < 4 else [0, last // 2, last]
+        return [(self.xs[i], self.labels[i], "start" if i == 0 else "end" if i == last else "middle") for i in shown]
+
+
+# --------------------------------------------------------------------------- views
+
+
+def mask_emails(text: Any) -> Any:
+    """``jane.doe@example.com`` → ``j•••@example.com`` wherever an address appears in a string."""
+    return _EMAIL.sub(r"\1•••@", text) if isinstance(text, str) else text
+
+
+def _rows(frame: pd.DataFrame | None, limit: int, mask: bool) -> list[dict]:
+    """The first ``limit`` rows as dicts: id, email, cio_id, and the rest folded into ``evidence``."""
+    if frame is None or limit <= 0 or not len(frame):
+        return []
+    head = frame.head(limit)
+    head = head.astype(object).where(head.notna(), None)
+    return [_person(record, mask) for record in head.to_dict("records")]
+
+
+def _person(record: dict, mask: bool) -> dict:
+    evidence = "; ".join(f"{k}: {v}" for k, v in record.items()
+                         if k not in _BASE_COLUMNS and v is not None and str(v) != "")
+    if len(evidence) > 160:
+        evidence = evidence[:157] + "…"
+    person = {"id": record.get("id"), "email": record.get("email"), "cio_id": record.get("cio_id"),
+              "side": record.get("side"), "evidence": evidence}
+    return {k: mask_emails(v) for k, v in person.items()} if mask else person
+
+
+@dataclass
+class SegmentView:
+    segment: SegmentResult
+    severity: str | None
+    causes: list[Cause]
+    examples: dict[str, list[dict]]
+    overlap: Overlap | None
+    history: Any = None
+    trend: Trend | None = None
+    new_people: list[dict] = field(default_factory=list)
+    new_people_count: int | None = None
+
+    @property
+    def over_tolerance(self) -> float | None:
+        """How many times the tolerance the mismatch is (None when it cannot be said)."""
+        s = self.segment
+        if s.mismatch_rate is None or not s.tolerance:
+            return None
+        return s.mismatch_rate / s.tolerance
+
+    @property
+    def meter(self) -> tuple[float, float]:
+        """(mismatch bar %, tolerance mark %) on a scale that shows both."""
+        s = self.segment
+        scale = max(s.mismatch_rate or 0.0, s.tolerance, 1e-9) * 1.25
+        return (min(100.0, 100 * (s.mismatch_rate or 0.0) / scale), 100 * s.tolerance / scale)
+
+
+def segment_view(segment: SegmentResult, history=None, *, per_side: int, per_cause: int, mask: bool) -> SegmentView:
+    frame = segment.discrepancies
+    found = causes(segment)
+    for cause in found:
+        if cause.examples:
+            cause.examples = [_person(e, mask) for e in cause.examples[:per_cause]]
+        elif frame is not None and "cause" in frame.columns:
+            cause.examples = _rows(frame[frame["cause"] == cause.cause], per_cause, mask)
+        else:
+            cause.examples = []
     examples = {}
-    for segment in run.segments:
-        frame = segment.discrepancies
-        if frame is None:
-            continue
-        frame = frame.astype(object).where(frame.notna(), None)
-        examples[segment.name] = {
-            side: frame[frame["side"] == side].head(EXAMPLES_PER_SIDE).to_dict("records")
-            for side in ("missing_in_customerio", "extra_in_customerio")
-        }
+    if not found and frame is not None:
+        examples = {side: _rows(frame[frame["side"] == side], per_side, mask)
+                    for side in ("missing_in_customerio", "extra_in_customerio")}
+    view = SegmentView(segment=segment, severity=segment_severity(segment), causes=found, examples=examples,
+                       overlap=Overlap.of(segment))
+    if history is not None:
+        view.history = history
+        view.trend = Trend.of(history.points, segment.tolerance)
+        if history.new_people is not None:
+            view.new_people_count = len(history.new_people)
+            view.new_people = _rows(history.new_people, per_side, mask)
+    return view
+
+
+def identity_rows(run: RunResult) -> list[dict]:
+    """Identity health per segment, from the diff's counters and any the diagnosis adds."""
+    rows = []
+    for s in run.segments:
+        extra = getattr(s, "identity_health", None) or getattr(s, "identity", None) or {}
+        values = {"duplicate_profiles": s.duplicate_profiles, "keyless_profiles": s.keyless_profiles,
+                  "truth_rows_without_key": s.truth_rows_without_key}
+        if isinstance(extra, dict):
+            values.update({k: v for k, v in extra.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        if any(v for v in values.values()):
+            rows.append({"segment": s, "values": values})
+    return rows
+
+
+IDENTITY_LABELS = {
+    "duplicate_profiles": "Profiles sharing one key with another (double sends)",
+    "keyless_profiles": "Members without the identity key (email-only profiles)",
+    "truth_rows_without_key": "Shop rows without the identity key",
+    "duplicate_emails": "Members sharing an email",
+    "idless_profiles": "Email-only profiles",
+    "case_or_blank_ids": "Ids that differ only by case or blanks",
+    "conflicting_identity": "Members whose id and email point at different customers",
+}
+
+
+def render_html(run: RunResult, history=None, *, email: bool = False, per_side: int = EXAMPLES_PER_SIDE,
+                per_cause: int = EXAMPLES_PER_CAUSE, mask: bool = False, details: bool = True,
+                notes: list[str] | None = None) -> str:
+    """The report as one self-contained HTML page.
+
+    ``history`` is a :class:`~reconcile.history.HistoryContext` (trend, new since last run);
+    ``email`` renders the variant sent as a message body (``notes`` on top, no file links).
+    """
+    views = [segment_view(s, history.for_segment(s.name) if history else None,
+                          per_side=per_side, per_cause=per_cause, mask=mask) for s in run.segments]
+    severity = run_severity(run)
     return _environment().get_template("report.html.j2").render(
-        run=run, examples=examples, generated_at=datetime.now(timezone.utc))
+        run=run, views=views, verdict=verdict_line(run), severity=severity,
+        severity_text=SEVERITY_TEXT.get(severity or "", ""), severities=SEVERITIES, history=history,
+        failed_checks=failed_checks(run), identity=identity_rows(run), identity_labels=IDENTITY_LABELS,
+        email=email, details=details, notes=notes or [], masked=mask, config_name=Path(run.config_path).name,
+        generated_at=datetime.now(timezone.utc))
+
+
+def render_email_body(run: RunResult, history=None, *, mask: bool = False, notes: list[str] | None = None,
+                      limit: int = EMAIL_BODY_LIMIT) -> tuple[str, list[str]]:
+    """The report as an email body: CSS inlined, at most ``limit`` bytes; (html, notes shown).
+
+    Examples are trimmed step by step until the body fits, then the per-segment details; the
+    body says what was left out (everything is in the attached report).
+    """
+    import css_inline
+
+    inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+    steps = [(5, 3, True, None), (3, 2, True, "fewer examples"), (1, 1, True, "one example per list"),
+             (0, 0, True, "no examples"), (0, 0, False, "only the summary")]
+    for per_side, per_cause, details, trimmed in steps:
+        shown = list(notes or [])
+        if trimmed:
+            shown.append(f"Shortened to fit an email ({trimmed}): the attached report.html has everything.")
+        html = inliner.inline(render_html(run, history, email=True, per_side=per_side, per_cause=per_cause,
+                                          mask=mask, details=details, notes=shown)).rstrip("\n") + "\n"
+        if body_size(html) <= limit:
+            return html, shown
+    return html, shown
+
+
+def body_size(html: str) -> int:
+    """Bytes of an HTML body as it travels (UTF-8, CRLF line ends)."""
+    return len(html.encode("utf-8")) + html.count("\n") - html.count("\r\n")
+
+
+# --------------------------------------------------------------------------- files
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,19 +321,26 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda column: column.map(cell)) if len(frame) else frame
 
 
-def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, str] | None = None) -> Path:
-    """Write the three outputs (and any ``extra_files``) into ``out_dir`` atomically."""
+def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, str] | None = None,
+                  *, history=None) -> Path:
+    """Write the three outputs (and any ``extra_files``) into ``out_dir`` atomically.
+
+    With ``history`` (a :class:`~reconcile.history.History`), the report compares the run with
+    the earlier runs of the same config, results.json records the history key, and the oldest
+    runs beyond the configured retention are removed once this one is complete.
+    """
     final = Path(out_dir)
     if final.exists() and any(final.iterdir()):
         raise FileExistsError(f"{final} already holds a report; choose another --out")
+    context = history.context(run, exclude=final) if history is not None else None
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(mode=0o700)
     try:
-        (partial / "results.json").write_text(json.dumps(run.to_dict(), indent=2, default=_json_default) + "\n")
+        (partial / "results.json").write_text(results_json(run, history.key if history is not None else None))
         neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False)
-        (partial / "report.html").write_text(render_html(run), encoding="utf-8")
+        (partial / "report.html").write_text(render_html(run, context), encoding="utf-8")
         for name, content in (extra_files or {}).items():
             (partial / name).write_text(content, encoding="utf-8")
         if final.exists():
@@ -87,7 +349,17 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    if history is not None:
+        history.prune()
     return final
+
+
+def results_json(run: RunResult, history_key: str | None = None) -> str:
+    """results.json's text (also what ``reconcile check --json`` prints)."""
+    results = run.to_dict()
+    if history_key is not None:
+        results["history_key"] = history_key
+    return json.dumps(results, indent=2, default=_json_default) + "\n"
 
 
 def _json_default(value):

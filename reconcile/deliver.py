@@ -1,0 +1,176 @@
+"""Email a written report: the report as the body, the full report and discrepancies.csv attached.
+
+The report is always on disk before anything is sent, so a failed send loses nothing: it
+raises :class:`~reconcile.errors.DeliveryError` with one line that says where the report is and
+why the message did not go (never the password), and the CLI exits 4.
+
+The body is the report rendered for email clients: CSS inlined, read at 600 px, at most
+:data:`~reconcile.report.EMAIL_BODY_LIMIT` bytes (Gmail clips longer bodies), examples trimmed
+to fit with a note saying so. Attachments above :data:`COMPRESS_ABOVE` bytes are gzipped;
+attachments that would still make the message too large are left out, and the body says so.
+
+Example::
+
+    >>> delivery = send_report(run, folder, config.email)          # doctest: +SKIP
+    >>> delivery.summary
+    'emailed to retention@example.com (84,113 bytes of body, 2 attachments)'
+"""
+
+from __future__ import annotations
+
+import gzip
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from .config import EmailConfig
+from .errors import DeliveryError
+from .report import body_size, render_email_body
+from .results import PASS, RunResult
+from .summary import format_percent, verdict_line
+
+COMPRESS_ABOVE = 1_000_000          # bytes: larger attachments travel gzipped
+ATTACHMENTS_LIMIT = 15_000_000      # bytes: most mail servers refuse messages above 20-25 MB
+ATTACHED_FILES = ("report.html", "discrepancies.csv")
+
+
+@dataclass
+class Delivery:
+    """What happened to one report: sent or deliberately not, and what the message held."""
+
+    sent: bool
+    summary: str
+    message: EmailMessage | None = None
+    body_bytes: int = 0
+    attachments: list[str] = field(default_factory=list)
+
+
+def should_send(run: RunResult, settings: EmailConfig) -> bool:
+    """``send = "always"``, or ``"on_failure"`` and the run did not pass."""
+    return settings.send == "always" or run.status != PASS
+
+
+def subject(run: RunResult, settings: EmailConfig) -> str:
+    return f"{settings.subject_prefix} {verdict_line(run)}".strip()
+
+
+def attachments(folder: Path, limit: int = ATTACHMENTS_LIMIT) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """([(file name, content, MIME type)], notes for the body) for the files beside the report."""
+    found, notes, total = [], [], 0
+    for name in ATTACHED_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        content = path.read_bytes()
+        kind = "text/html" if name.endswith(".html") else "text/csv"
+        if len(content) > COMPRESS_ABOVE:
+            content, name, kind = gzip.compress(content, mtime=0), name + ".gz", "application/gzip"
+        if total + len(content) > limit:
+            notes.append(f"{name} is too large to attach ({len(content):,} bytes); it is in {folder} "
+                         "on the machine that ran the audit.")
+            continue
+        total += len(content)
+        found.append((name, content, kind))
+    return found, notes
+
+
+def text_body(run: RunResult, folder: Path) -> str:
+    """The plain-text alternative: the verdict and one line per segment."""
+    lines = [verdict_line(run), f"as of {run.as_of:%Y-%m-%d %H:%M} UTC", ""]
+    for s in run.segments:
+        if s.error:
+            lines.append(f"- {s.name}: ERROR, {s.error}")
+        else:
+            lines.append(f"- {s.name}: {s.status.upper()}, {format_percent(s.mismatch_rate)} mismatch "
+                         f"(tolerance {format_percent(s.tolerance)}), {s.missing_in_customerio:,} missing in "
+                         f"Customer.io, {s.extra_in_customerio:,} extra")
+    lines += ["", f"The full report is attached, and written to {folder}."]
+    return "\n".join(lines) + "\n"
+
+
+def build_message(run: RunResult, folder: Path, settings: EmailConfig, history=None) -> tuple[EmailMessage, int]:
+    """The message for a written report and the size of its HTML body in bytes."""
+    files, notes = attachments(folder)
+    html, _ = render_email_body(run, history, mask=settings.mask_emails, notes=notes)
+    message = EmailMessage()
+    message["Subject"] = subject(run, settings)
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.to)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text_body(run, folder))
+    message.add_alternative(html, subtype="html")
+    for name, content, kind in files:
+        maintype, subtype = kind.split("/")
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name, params=params)
+    return message, body_size(html)
+
+
+def send_report(run: RunResult, folder: str | Path, settings: EmailConfig, history=None) -> Delivery:
+    """Email the report in ``folder`` as ``settings`` say; raise DeliveryError when it cannot go."""
+    folder = Path(folder)
+    if not should_send(run, settings):
+        return Delivery(sent=False, summary='not emailed: the run passed and email.send = "on_failure"')
+    password = settings.password()
+    message, body_bytes = build_message(run, folder, settings, history)
+    names = [part.get_filename() for part in message.iter_attachments()]
+    try:
+        _transmit(message, settings, password)
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _describe(exc, settings)
+        if password:
+            reason = reason.replace(password, "***")
+        raise DeliveryError(f"the report is in {folder} but could not be emailed via "
+                            f"{settings.smtp_host}:{settings.smtp_port}: {reason}") from None
+    return Delivery(sent=True, message=message, body_bytes=body_bytes, attachments=names,
+                    summary=f"emailed to {', '.join(settings.to)} ({body_bytes:,} bytes of body, "
+                            f"{len(names)} attachments)")
+
+
+def _transmit(message: EmailMessage, settings: EmailConfig, password: str | None) -> None:
+    context = ssl.create_default_context()
+    if settings.ssl:
+        connection = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds,
+                                      context=context)
+    else:
+        connection = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds)
+    with connection as smtp:
+        if settings.starttls:
+            smtp.starttls(context=context)
+        if settings.username:
+            smtp.login(settings.username, password or "")
+        refused = smtp.send_message(message, from_addr=settings.sender, to_addrs=list(settings.to))
+    if refused:
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _describe(exc: BaseException, settings: EmailConfig) -> str:
+    """One line on why the message did not go; built from codes and our own words only."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"the server refused {', '.join(sorted(exc.recipients))}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"login refused for {settings.username} ({exc.smtp_code}); check email.username and the password variable"
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and settings.starttls:
+        return "the server does not offer STARTTLS; use email.ssl for port 465, or starttls = false on a trusted network"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"the server answered {exc.smtp_code} {' '.join(text.split())}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc.__class__.__name__})"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host; check email.smtp_host"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; check email.smtp_host and email.smtp_port"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"no answer within {settings.timeout_seconds:g} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or exc.__class__.__name__

@@ -1,0 +1,197 @@
+"""Runs kept side by side under ``reports/``: trends, "new since last run", and retention.
+
+Every run folder's results.json carries a ``history_key``: a fingerprint of the config file's
+absolute path (or a fixed key such as ``demo``). Runs are compared only with runs of the same
+key, so two configs writing into one ``reports/`` never mix. The runs of a key are ordered by
+``as_of`` (then by when they ran): "the previous run" of a segment is the latest earlier run
+that compared it.
+
+Retention (``[history] keep_runs``) deletes the oldest run folders of the same key beyond the
+limit, and nothing else: a folder is only ever deleted if its results.json names this key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config, HistoryConfig
+from .report import neutralise_formulas
+from .results import ERROR, RunResult
+from .summary import causes
+
+log = logging.getLogger(__name__)
+
+PERSON_COLUMNS = ["segment", "side", "id", "email", "cio_id"]
+
+
+def history_key(config_path: str | Path) -> str:
+    """The fingerprint that keeps one config's runs together: its absolute path, hashed."""
+    resolved = str(Path(config_path).expanduser().resolve())
+    return "config-" + hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class PastRun:
+    """A run folder on disk, as read back from its results.json."""
+
+    folder: Path
+    as_of: datetime
+    started_at: datetime | None
+    status: str
+    segments: dict[str, dict]
+
+    @classmethod
+    def read(cls, folder: Path) -> tuple[str | None, "PastRun | None"]:
+        """(history key, run) of a folder; (None, None) for anything that is not a readable run."""
+        try:
+            data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            as_of = datetime.fromisoformat(data["as_of"])
+            started = datetime.fromisoformat(data["started_at"]) if data.get("started_at") else None
+            segments = {s["name"]: s for s in data["segments"]}
+            return data.get("history_key"), cls(folder, as_of, started, data["status"], segments)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, None
+
+    def people(self, segment: str) -> pd.DataFrame | None:
+        """This run's differing people of one segment (None when its discrepancies.csv is gone)."""
+        try:
+            frame = pd.read_csv(self.folder / "discrepancies.csv", dtype=str, keep_default_na=False,
+                                usecols=lambda c: c in PERSON_COLUMNS)
+        except (OSError, ValueError):
+            return None
+        return frame[frame["segment"] == segment] if "segment" in frame else None
+
+    def _order(self):
+        return (self.as_of, self.started_at or self.as_of, self.folder.name)
+
+
+@dataclass
+class TrendPoint:
+    as_of: datetime
+    mismatch_rate: float | None
+    status: str
+    current: bool = False
+
+
+@dataclass
+class SegmentHistory:
+    """One segment's comparison with its past runs, for the report."""
+
+    points: list[TrendPoint]
+    previous: dict | None = None              # the previous run's segment dict (results.json)
+    previous_as_of: datetime | None = None
+    change: float | None = None               # mismatch rate now minus then
+    new_causes: list[str] = field(default_factory=list)
+    new_people: pd.DataFrame | None = None    # differing now, not in the previous run
+    resolved_people: int | None = None        # differing then, not now
+
+
+@dataclass
+class HistoryContext:
+    runs_before: int
+    previous_folder: Path | None
+    segments: dict[str, SegmentHistory]
+
+    def for_segment(self, name: str) -> SegmentHistory | None:
+        return self.segments.get(name)
+
+
+class History:
+    """The runs of one config in one reports folder."""
+
+    def __init__(self, reports_dir: str | Path, key: str, settings: HistoryConfig = HistoryConfig()):
+        self.reports_dir, self.key, self.settings = Path(reports_dir), key, settings
+        self._context: tuple[RunResult, HistoryContext] | None = None
+
+    @classmethod
+    def for_config(cls, config: Config, reports_dir: str | Path) -> "History":
+        return cls(reports_dir, history_key(config.path), config.history)
+
+    def runs(self, exclude: Path | None = None) -> list[PastRun]:
+        """This key's runs, oldest first (by as_of, then by when they ran)."""
+        if not self.reports_dir.is_dir():
+            return []
+        found = []
+        for folder in self.reports_dir.iterdir():
+            if folder.name.startswith(".") or not folder.is_dir() or (exclude and folder == exclude):
+                continue
+            key, run = PastRun.read(folder)
+            if run is not None and key == self.key:
+                found.append(run)
+        return sorted(found, key=PastRun._order)
+
+    def context(self, run: RunResult, exclude: Path | None = None) -> HistoryContext:
+        """Compare ``run`` with the earlier runs of this key (computed once per run: the report
+        and its email show the same comparison, even after retention removed old runs)."""
+        if self._context is not None and self._context[0] is run:
+            return self._context[1]
+        current = PastRun(Path(), run.as_of, run.started_at, run.status, {})
+        earlier = [r for r in self.runs(exclude) if r._order() <= current._order()]
+        segments = {}
+        for segment in run.segments:
+            compared = [r for r in earlier if segment.name in r.segments]
+            shown = compared[-(self.settings.trend_runs - 1):] if self.settings.trend_runs > 1 else []
+            points = [TrendPoint(r.as_of, r.segments[segment.name].get("mismatch_rate"),
+                                 r.segments[segment.name].get("status", ERROR)) for r in shown]
+            points.append(TrendPoint(run.as_of, segment.mismatch_rate, segment.status, current=True))
+            segments[segment.name] = _compare(segment, points,
+                                              next((r for r in reversed(compared)
+                                                    if r.segments[segment.name].get("status") != ERROR), None))
+        previous = earlier[-1].folder if earlier else None
+        context = HistoryContext(runs_before=len(earlier), previous_folder=previous, segments=segments)
+        self._context = (run, context)
+        return context
+
+    def prune(self) -> list[Path]:
+        """Delete this key's oldest runs beyond ``keep_runs``; return the deleted folders."""
+        keep = self.settings.keep_runs
+        runs = self.runs()
+        doomed = runs[:-keep] if keep and len(runs) > keep else []
+        for run in doomed:
+            key, _ = PastRun.read(run.folder)   # read again just before deleting: never a stranger's folder
+            if key == self.key:
+                shutil.rmtree(run.folder)
+                log.info("history: removed %s (keep_runs = %d)", run.folder, keep)
+        return [run.folder for run in doomed]
+
+
+def _compare(segment, points: list[TrendPoint], previous: PastRun | None) -> SegmentHistory:
+    history = SegmentHistory(points=points)
+    if previous is None or segment.status == ERROR:
+        return history
+    then = previous.segments[segment.name]
+    history.previous, history.previous_as_of = then, previous.as_of
+    if segment.mismatch_rate is not None and then.get("mismatch_rate") is not None:
+        history.change = segment.mismatch_rate - then["mismatch_rate"]
+    if "causes" in then or "cause_counts" in then:   # the previous run was diagnosed: compare causes
+        before = {c.cause for c in causes(then)}
+        history.new_causes = [c.cause for c in causes(segment) if c.cause not in before]
+    people_then = previous.people(segment.name)
+    if people_then is not None and segment.discrepancies is not None:
+        history.new_people, history.resolved_people = _people_change(segment.discrepancies, people_then)
+    return history
+
+
+def _people_change(now: pd.DataFrame, then: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(rows of ``now`` not differing before, how many differing before no longer do)."""
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        cells = frame.reindex(columns=PERSON_COLUMNS).astype(object)
+        cells = cells.where(cells.notna(), "").astype(str)
+        joined = cells[PERSON_COLUMNS[0]]
+        for column in PERSON_COLUMNS[1:]:
+            joined = joined + "\x1f" + cells[column]
+        return joined
+
+    now_keys = keys(neutralise_formulas(now.reindex(columns=PERSON_COLUMNS)))
+    then_keys = keys(then)
+    new = now[~now_keys.isin(set(then_keys)).to_numpy()]
+    resolved = int((~then_keys.isin(set(now_keys))).sum())
+    return new.reset_index(drop=True), resolved

@@ -1,0 +1,142 @@
+"""What the command line shows: live progress on long steps, the pre-launch verdict, the history table.
+
+Progress is drawn with rich on standard error, only when both standard output and standard
+error are terminals and ``--quiet`` was not given, so cron mails and ``--json`` pipes stay
+clean. The screens are plain text: they read the same in a terminal, a CI log and a test.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .results import ERROR, PASS, RunResult
+from .summary import causes, format_count, format_percent, format_points, segment_severity, verdict_line
+
+
+def wants_progress(quiet: bool, stdout=None, stderr=None) -> bool:
+    """Progress only for a person watching: not with --quiet, not when either stream is redirected."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    return not quiet and _isatty(stdout) and _isatty(stderr)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def progress_display(enabled: bool, console=None) -> Iterator["Progress"]:
+    """An :class:`~reconcile.audit.Progress` that draws one live line per segment (or does nothing)."""
+    from .audit import Progress
+
+    if not enabled:
+        yield Progress()
+        return
+    from rich.console import Console
+    from rich.progress import Progress as Bars, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("[dim]{task.fields[detail]}"),
+                TimeElapsedColumn(), console=console or Console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(name: str, detail: str) -> None:
+        if name in tasks:
+            bars.update(tasks[name], detail=detail)
+
+    def started(segment) -> None:
+        tasks[segment.name] = bars.add_task(_escape(segment.name), total=None, detail="starting")
+
+    def done(result) -> None:
+        if result.name in tasks:
+            bars.remove_task(tasks.pop(result.name))
+        label = {"pass": "[green]PASS", "fail": "[red]FAIL", "error": "[yellow]ERROR"}[result.status]
+        rate = format_percent(result.mismatch_rate) if result.status != ERROR else "could not compare"
+        bars.console.print(f"{label}[/] {_escape(result.name)}  {rate}")
+
+    with bars:
+        yield Progress(
+            segment_started=started,
+            rows_read=lambda segment, rows: update(segment.name, f"{rows:,} shop rows read"),
+            page_fetched=lambda segment, page, members: update(
+                segment.name, f"Customer.io page {page:,} ({members:,} members)"),
+            segment_done=done)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+def check_screen(run: RunResult, worst_causes: int = 4) -> str:
+    """The pre-launch verdict for one segment, on one screen."""
+    lines = []
+    for s in run.segments:
+        lines.append(f"{s.status.upper():<5}  {s.title or s.name}")
+        lines.append(f"       {s.name} · Customer.io segment {s.customerio_segment_id} · "
+                     f"as of {run.as_of:%Y-%m-%d %H:%M} UTC")
+        lines.append("")
+        if s.error:
+            lines += [f"  Could not compare: {s.error}", "", "  No verdict: do not launch until the segment can be compared."]
+            continue
+        differing = s.missing_in_customerio + s.extra_in_customerio
+        rate = format_percent(s.mismatch_rate)
+        lines.append(f"  {format_count(differing)} people differ: {rate} of {format_count(s.truth_count)} "
+                     f"(tolerance {format_percent(s.tolerance)})")
+        lines.append(f"  shop {format_count(s.truth_count)} · Customer.io {format_count(s.customerio_count)} · "
+                     f"in both {format_count(s.matched)} · missing {format_count(s.missing_in_customerio)} · "
+                     f"extra {format_count(s.extra_in_customerio)}")
+        found = causes(s)
+        if found:
+            lines += ["", "  Worst causes:"]
+            for cause in found[:worst_causes]:
+                lines.append(f"    {cause.severity or '':<9}{format_count(cause.count):>8}  {cause.label}")
+                if cause.fix:
+                    lines.append(f"    {'':<17}  fix: {cause.fix}")
+            if len(found) > worst_causes:
+                lines.append(f"    … and {len(found) - worst_causes} more causes in the report")
+        for warning in s.warnings:
+            lines.append(f"  warning: {warning}")
+        lines.append("")
+        if s.status == PASS:
+            lines.append("  Safe to launch: the segment holds the people the shop says it should, within tolerance.")
+        else:
+            severity = segment_severity(s)
+            lines.append("  Do not launch: the campaign would reach the wrong people"
+                         + (f" (worst: {severity})." if severity else "."))
+    lines += ["", verdict_line(run)]
+    return "\n".join(lines)
+
+
+def history_table(runs, segments: list[str] | None = None, last: int = 12, folder: Path | None = None,
+                  keep_runs: int | None = None) -> str:
+    """The mismatch trend of each segment over the last runs, oldest first."""
+    if not runs:
+        where = f" in {folder}" if folder else ""
+        return f"No runs of this config{where} yet: `reconcile run` keeps each run there."
+    shown = runs[-last:]
+    names: list[str] = []
+    for run in shown:
+        names += [n for n in run.segments if n not in names and (not segments or n in segments)]
+    kept = f" (keep_runs = {keep_runs})" if keep_runs else ""
+    lines = [f"{len(runs)} runs of this config kept{f' in {folder}' if folder else ''}{kept}; "
+             f"the last {len(shown)} shown, oldest first."]
+    for name in names:
+        rows = [(run, run.segments[name]) for run in shown if name in run.segments]
+        tolerance = rows[-1][1].get("tolerance")
+        lines += ["", f"{name}  (tolerance {format_percent(tolerance)})",
+                  f"  {'as of':<16}  {'status':<6} {'mismatch':>9} {'missing':>9} {'extra':>9} {'change':>10}"]
+        previous = None
+        for run, segment in rows:
+            rate = segment.get("mismatch_rate")
+            change = rate - previous if rate is not None and previous is not None else None
+            lines.append(f"  {run.as_of:%Y-%m-%d %H:%M}  {segment.get('status', '?').upper():<6} "
+                         f"{format_percent(rate):>9} {format_count(segment.get('missing_in_customerio')):>9} "
+                         f"{format_count(segment.get('extra_in_customerio')):>9} "
+                         f"{format_points(change) if change is not None else '':>10}")
+            previous = rate if rate is not None else previous
+    return "\n".join(lines)

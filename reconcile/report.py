@@ -98,7 +98,7 @@ class Overlap:
     def cio_start(self) -> float:
         return self.left + self.missing
 
-    def label_x(self, start: float, end: float) -> float:
+    def label_x(self, start: float) -> float:
         """Where a bracket's label starts: at the bracket, kept inside the picture."""
         return max(self.left, min(start, self.left + self.width - 230))
 
@@ -114,9 +114,6 @@ class Trend:
     rates: list[float | None]
     statuses: list[str]
     tolerance_y: float
-    top_rate: float
-    bottom: float = 92.0
-    top: float = 12.0
 
     @classmethod
     def of(cls, points, tolerance: float) -> "Trend | None":
@@ -132,7 +129,7 @@ class Trend:
                    ys=[None if r is None else y(r) for r in rates],
                    labels=[p.as_of.strftime("%b %d") for p in points],
                    current=[p.current for p in points], rates=rates, statuses=[p.status for p in points],
-                   tolerance_y=y(tolerance), top_rate=top_rate)
+                   tolerance_y=y(tolerance))
 
     def lines(self) -> list[str]:
         """Polyline point lists; a run that could not compare the segment breaks the line."""
@@ -151,6 +148,12 @@ class Trend:
     def dots(self) -> list[tuple[float, float, bool, str]]:
         return [(x, y, cur, status) for x, y, cur, status in zip(self.xs, self.ys, self.current, self.statuses)
                 if y is not None]
+
+    def current_label(self) -> tuple[float, float, float] | None:
+        """(x, y, rate) for the label of the latest run's value, or None when it has none."""
+        if self.ys[-1] is None:
+            return None
+        return self.xs[-1] - 8, max(self.ys[-1] - 8, 10.0), self.rates[-1]
 
     def tick_labels(self) -> list[tuple[float, str, str]]:
         """(x, text, anchor) for the first and last run, and a middle one when there is room."""

@@ -111,3 +111,18 @@ def test_email_body_is_trimmed_to_fit_and_says_so():
 def test_mask_emails_keeps_the_domain():
     assert mask_emails("jane.doe@example.com, x@shop.co.uk") == "j•••@example.com, x•••@shop.co.uk"
     assert mask_emails(None) is None
+
+
+def test_failed_critical_checks_lead_the_verdict_too():
+    from reconcile.checks.model import CheckResult
+
+    run = make_run([Spec("a", 100, 0, 0)], weekly(21))
+    run.checks = [CheckResult(suite="order_completed", expectation="expect_column_values_to_be_unique",
+                              column="order_id", severity="critical", success=False, unexpected_count=12),
+                  CheckResult(suite="people", expectation="expect_column_values_to_not_be_null", severity="warning",
+                              success=False)]
+    assert run.status == FAIL
+    assert verdict_line(run) == "FAIL: the segment is within tolerance, 1 critical data-quality check failed"
+    assert run_severity(run) == "critical"
+    html = render_html(run)
+    assert 'id="data-quality"' in html and html.index("1 critical data-quality check failed") < html.index('id="data-quality"')

@@ -19,7 +19,13 @@ Typical use (what :func:`reconcile.audit.run_audit` does)::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .model import CheckResult, Expectation, Suite
+
+#: The suites shipped with reconcile: the repository's top-level ``checks/`` folder, which a team
+#: edits (present in a source checkout and in the editable install ``scripts/setup`` makes).
+SHIPPED_SUITES = Path(__file__).resolve().parents[2] / "checks"
 
 
 def suites_for(checks, base=None):
@@ -43,4 +49,4 @@ def run_checks(checks, suites, *, engine, as_of, validator=None):
     return run(checks, suites, engine=engine, as_of=as_of, validator=validator)
 
 
-__all__ = ["CheckResult", "Expectation", "Suite", "suites_for", "load_suites", "run_checks"]
+__all__ = ["SHIPPED_SUITES", "CheckResult", "Expectation", "Suite", "suites_for", "load_suites", "run_checks"]

@@ -13,6 +13,8 @@ million events is never held at once; the frames are concatenated once at the en
   becomes a row of the event's items table: ``event_id, item_index`` and the item's keys. The
   string form is reported by its own rule; its items are still checked.
 * Ids are text (an integer ``417`` becomes ``"417"``), so SQL and JSON Lines sources agree.
+* Integer properties stay integers where some events lack them (pandas would make them floats,
+  ``11`` → ``11.0``): such columns become pandas' nullable ``Int64``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Flattener:
         self._events: dict[str, list[pd.DataFrame]] = defaultdict(list)
         self._items: dict[str, list[pd.DataFrame]] = defaultdict(list)
         self._not_json: dict[str, int] = defaultdict(int)
+        self._integers: dict[str, set[str]] = defaultdict(set)   # columns whose values arrived as int
         self.rows = 0
 
     def add(self, rows: list[tuple]) -> None:
@@ -90,9 +93,17 @@ class Flattener:
             else:
                 record[ITEMS_TYPE] = None
             records.append(record)
-        self._events[name].append(pd.DataFrame.from_records(records))
+        self._events[name].append(self._frame(name, records))
         if item_records:
-            self._items[name].append(pd.DataFrame.from_records(item_records))
+            self._items[name].append(self._frame(name, item_records))
+
+    def _frame(self, name: str, records: list[dict]) -> pd.DataFrame:
+        frame = pd.DataFrame.from_records(records)
+        for column in frame.columns[frame.dtypes == "float64"]:
+            present = frame[column].notna().to_numpy()
+            if present.any() and type(records[int(present.argmax())][column]) is int:
+                self._integers[name].add(column)
+        return _integers(frame, self._integers[name])
 
     def tables(self) -> dict[str, EventTable]:
         """Concatenate each event name's partitions (releasing them as it goes)."""
@@ -105,12 +116,28 @@ class Flattener:
                 table.events = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
             if item_parts:
                 table.items = item_parts[0] if len(item_parts) == 1 else pd.concat(item_parts, ignore_index=True)
+            table.events = _integers(table.events, self._integers[name])
+            table.items = _integers(table.items, self._integers[name])
             if ITEMS_TYPE in table.events.columns and table.events[ITEMS_TYPE].isna().all():
                 table.events = table.events.drop(columns=[ITEMS_TYPE])
             table.properties_not_json = self._not_json.get(name, 0)
             del parts, item_parts
             tables[name] = table
         return tables
+
+
+def _integers(frame: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """Float columns that hold integers (floats only because some rows lack them) → ``Int64``."""
+    floats = [c for c in frame.columns if c in columns and frame[c].dtype == "float64"]
+    if not floats:
+        return frame
+    converted = {}
+    for column in floats:
+        values = frame[column]
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            converted[column] = values.astype("Int64")
+    return frame.assign(**converted) if converted else frame
 
 
 def _object(properties: Any) -> dict | None:

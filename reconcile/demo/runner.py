@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..audit import run_audit
+from ..checks import SHIPPED_SUITES
 from ..config import Config, parse_config
 from ..report import write_outputs
 from ..results import RunResult
@@ -30,8 +31,9 @@ def demo_config(database_url: str, base_url: str) -> Config:
     """The shipped demo config, pointed at this run's shop and sandbox."""
     text = resources.files(__package__).joinpath(DEMO_CONFIG).read_text(encoding="utf-8")
     config = parse_config(text, Path.cwd() / DEMO_CONFIG)
+    checks = replace(config.checks, suites=SHIPPED_SUITES) if config.checks else None  # wherever it runs from
     return replace(config, database=replace(config.database, url=database_url),
-                   customerio=replace(config.customerio, base_url=base_url))
+                   customerio=replace(config.customerio, base_url=base_url), checks=checks)
 
 
 def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, customers: int = 3000,

@@ -8,6 +8,10 @@ load them into a SQLite events table, stream + flatten them from SQLite (the pat
 ``checks.events_sql`` takes) and from a JSON Lines file, import GX, then per suite the GX
 expectations, the same expectations written in pandas, and reconcile's rules (the same code in
 both, so they are timed once). Counts from GX and pandas must agree; the script says if not.
+
+Memory is measured apart: a fresh process runs ``run_checks`` end to end on the SQLite events
+table (streamed, flattened, GX + rules), the way ``reconcile run`` does, and reports its peak
+RSS, which the generator's million Python tuples in this process would otherwise hide.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +44,13 @@ EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, prope
 
 
 def rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -95,11 +107,32 @@ def pandas_expectation(expectation: Expectation, frame: pd.DataFrame) -> int | N
 # --------------------------------------------------------------------------- the run
 
 
+def run_checks_alone(url: str) -> None:
+    """What ``reconcile run`` does with [checks]: its time and peak RSS, in this fresh process."""
+    from reconcile.checks import load_suites, run_checks
+
+    started, baseline = time.perf_counter(), rss_mb()
+    checks = ChecksConfig(suites=ROOT / "checks", events_sql=EVENTS_SQL)
+    suites = [s for s in load_suites(checks.suites) if s.event]
+    loaded = time.perf_counter()
+    engine = open_engine(DatabaseConfig(url=url))
+    results = run_checks(checks, suites, engine=engine, as_of=datetime.now(timezone.utc))
+    engine.dispose()
+    failed = sum(1 for r in results if r.status != "pass")
+    print(f"    import GX + validate suites {loaded - started:6.2f} s; read, flatten and check "
+          f"{time.perf_counter() - loaded:6.2f} s; {len(results)} results, {failed} not passing; "
+          f"peak RSS {rss_mb():.0f} MB (interpreter + pandas + SQLAlchemy before: {baseline:.0f} MB)", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-sqlite", action="store_true", help="skip loading and streaming from SQLite")
+    parser.add_argument("--run-checks", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_checks:
+        run_checks_alone(args.run_checks)
+        return 0
     clock = Clock()
     carts = round(args.events / 4.5)
     problems = Problems(duplicate_orders=100, product_id_drift=100, items_as_string=100, milliseconds=100,
@@ -122,6 +155,8 @@ def main(argv=None) -> int:
                            ChecksConfig(suites=suites_dir, events_sql=EVENTS_SQL), engine, _window(as_of), names)
             engine.dispose()
             del tables
+            print("  fresh process: reconcile's run_checks on the SQLite events table (the real path)", flush=True)
+            subprocess.run([sys.executable, __file__, "--run-checks", url], check=True)
         total_rows = len(stream.rows)
         del stream
         tables = clock("stream + flatten from JSON Lines", read_events,

@@ -44,11 +44,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path, help="path to config.toml")
     run.add_argument("--segment", action="append", dest="segments", metavar="NAME",
                      help="only this segment (repeatable); default: all")
+    run.add_argument("--email", action="store_true", help="email the report as [email] in the config says")
     _add_run_options(run)
+
+    check = commands.add_parser("check", help="the pre-launch gate: reconcile one segment, print its verdict")
+    check.add_argument("segment", metavar="SEGMENT", help="the segment's name in the config")
+    check.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    check.add_argument("--json", action="store_true", help="print the results as JSON on stdout (for CI)")
+    _add_run_options(check, out_help="also write the outputs to this folder (default: none)")
+
+    history = commands.add_parser("history", help="the mismatch trend of the runs kept under reports/")
+    history.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    history.add_argument("--segment", action="append", dest="segments", metavar="NAME", help="only this segment")
+    history.add_argument("--last", type=int, default=None, metavar="N", help="how many runs (default: [history] trend_runs)")
+    history.add_argument("--reports", type=Path, help="the folder the runs are in (default: reports/ beside the config)")
 
     demo = commands.add_parser("demo", help="the whole audit on a generated shop and the sandbox Customer.io")
     demo.add_argument("--seed", type=int, default=7, help="the demo shop's random seed (default 7)")
     demo.add_argument("--customers", type=int, default=3000, help="how many customers the demo shop has")
+    demo.add_argument("--email", action="store_true", help="email the demo's report (see --config)")
+    demo.add_argument("--config", type=Path, help="with --email: send through this config's [email] "
+                                                  "(default: the demo's, which mails 127.0.0.1:1025)")
     _add_run_options(demo)
 
     sandbox = commands.add_parser("sandbox", help="serve a stand-in Customer.io App API on loopback")
@@ -63,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_options(command: argparse.ArgumentParser) -> None:
+def _add_run_options(command: argparse.ArgumentParser,
+                     out_help: str = "folder for the outputs (default: reports/<UTC timestamp>/)") -> None:
     command.add_argument("--as-of", type=_instant, help="ISO 8601 instant the windows end at (default: now)")
-    command.add_argument("--out", type=Path, help="folder for the outputs (default: reports/<UTC timestamp>/)")
+    command.add_argument("--out", type=Path, help=out_help)
+    command.add_argument("--quiet", "-q", action="store_true",
+                         help="print nothing but errors (no progress, no summary); progress is off anyway "
+                              "when the output is not a terminal")
 
 
 def _instant(text: str) -> datetime:
@@ -115,23 +135,97 @@ def print_summary(run: RunResult, out: Path | None, stream=None) -> None:
 def cmd_run(args) -> int:
     from .audit import run_audit
     from .config import load_config
+    from .history import History
     from .report import write_outputs
+    from .terminal import progress_display, wants_progress
 
     config = load_config(args.config)
-    run = run_audit(config, as_of=args.as_of, segments=args.segments)
-    out = write_outputs(run, args.out or default_out_dir(config.path.parent))
-    print_summary(run, out)
+    settings = _email_settings(config) if args.email else None
+    out = args.out or default_out_dir(config.path.parent)
+    history = History.for_config(config, out.parent)
+    with progress_display(wants_progress(args.quiet)) as progress:
+        run = run_audit(config, as_of=args.as_of, segments=args.segments, progress=progress)
+    out = write_outputs(run, out, history=history)
+    if not args.quiet:
+        print_summary(run, out)
+    _deliver(run, out, settings, history, args.quiet)
     return exit_code_for(run)
 
 
 def cmd_demo(args) -> int:
-    from .demo.runner import run_demo
+    from .demo.runner import demo_history, run_demo
+    from .terminal import progress_display, wants_progress
 
-    run, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers,
-                        out=args.out or default_out_dir(Path.cwd()))
-    print_summary(run, out)
-    print("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
+    settings = None
+    if args.email:
+        from .config import load_config
+        from .demo.runner import demo_email_settings
+        settings = _email_settings(load_config(args.config)) if args.config else demo_email_settings()
+    out = args.out or default_out_dir(Path.cwd())
+    history = demo_history(out.parent)
+    with progress_display(wants_progress(args.quiet)) as progress:
+        run, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers, out=out,
+                            progress=progress, history=history)
+    if not args.quiet:
+        print_summary(run, out)
+        print("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
+    _deliver(run, out, settings, history, args.quiet)
     return exit_code_for(run)
+
+
+def cmd_check(args) -> int:
+    import json
+
+    from .audit import run_audit
+    from .config import load_config
+    from .history import History
+    from .report import results_json, write_outputs
+    from .terminal import check_screen, progress_display, wants_progress
+
+    config = load_config(args.config)
+    with progress_display(wants_progress(args.quiet or args.json)) as progress:
+        run = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress)
+    if args.out:
+        write_outputs(run, args.out, history=History.for_config(config, args.out.parent))
+    if args.json:
+        print(results_json(run), end="")
+    elif not args.quiet:
+        print(check_screen(run))
+    return exit_code_for(run)
+
+
+def cmd_history(args) -> int:
+    from .config import load_config
+    from .history import History
+    from .terminal import history_table
+
+    config = load_config(args.config)
+    folder = args.reports or config.path.parent / "reports"
+    history = History.for_config(config, folder)
+    last = args.last or config.history.trend_runs
+    if last <= 0:
+        raise UsageError("--last must be a positive number of runs")
+    print(history_table(history.runs(), segments=args.segments, last=last, folder=folder,
+                        keep_runs=config.history.keep_runs))
+    return EXIT_PASS
+
+
+def _email_settings(config):
+    """The config's [email], checked before the audit starts (its password variable included)."""
+    if config.email is None:
+        raise UsageError(f"--email needs an [email] section in {config.path.name} (see the README, \"Email\")")
+    config.email.password()
+    return config.email
+
+
+def _deliver(run: RunResult, out: Path, settings, history, quiet: bool) -> None:
+    if settings is None:
+        return
+    from .deliver import send_report
+
+    delivery = send_report(run, out, settings, history.context(run, exclude=out) if history else None)
+    if not quiet:
+        print(delivery.summary)
 
 
 def cmd_sandbox(args) -> int:
@@ -156,7 +250,8 @@ def cmd_segments(args) -> int:
     return EXIT_PASS
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "sandbox": cmd_sandbox, "segments": cmd_segments}
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "sandbox": cmd_sandbox, "segments": cmd_segments,
+            "check": cmd_check, "history": cmd_history}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .results import RunResult, SegmentResult
 from .summary import (SEVERITIES, Cause, causes, failed_checks, format_count, format_percent, format_points,
-                      run_severity, segment_severity, verdict_line)
+                      run_severity, segment_severity, verdict_line, worst)
 
 EXAMPLES_PER_SIDE = 10
 EXAMPLES_PER_CAUSE = 5
@@ -278,9 +278,11 @@ def render_html(run: RunResult, history=None, *, email: bool = False, per_side: 
     views = [segment_view(s, history.for_segment(s.name) if history else None,
                           per_side=per_side, per_cause=per_cause, mask=mask) for s in run.segments]
     severity = run_severity(run)
+    from_segments = worst(v.severity for v in views) == severity
+    severity_text = SEVERITY_TEXT.get(severity or "", "") if from_segments else "a critical data-quality expectation is not met"
     return _environment().get_template("report.html.j2").render(
         run=run, views=views, verdict=verdict_line(run), severity=severity,
-        severity_text=SEVERITY_TEXT.get(severity or "", ""), severities=SEVERITIES, history=history,
+        severity_text=severity_text, severities=SEVERITIES, history=history,
         failed_checks=failed_checks(run), identity=identity_rows(run), identity_labels=IDENTITY_LABELS,
         email=email, details=details, notes=notes or [], masked=mask, config_name=Path(run.config_path).name,
         generated_at=datetime.now(timezone.utc))

@@ -46,7 +46,7 @@ def progress_display(enabled: bool, console=None) -> Iterator["Progress"]:
 
     def update(name: str, detail: str) -> None:
         if name in tasks:
-            bars.update(tasks[name], detail=detail)
+            bars.update(tasks[name], detail=detail, refresh=True)
 
     def started(segment) -> None:
         tasks[segment.name] = bars.add_task(_escape(segment.name), total=None, detail="starting")

@@ -126,3 +126,4 @@ def test_failed_critical_checks_lead_the_verdict_too():
     assert run_severity(run) == "critical"
     html = render_html(run)
     assert 'id="data-quality"' in html and html.index("1 critical data-quality check failed") < html.index('id="data-quality"')
+    assert "Worst problem found: <strong>critical</strong>: a critical data-quality expectation is not met." in html

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..audit import run_audit
 from ..checks import SHIPPED_SUITES
-from ..config import Config, parse_config
+from ..config import Config, EmailConfig, HistoryConfig, parse_config
+from ..history import History
 from ..report import write_outputs
 from ..results import RunResult
 from ..sandbox import Sandbox, Workspace
@@ -36,8 +37,20 @@ def demo_config(database_url: str, base_url: str) -> Config:
                    customerio=replace(config.customerio, base_url=base_url), checks=checks)
 
 
+def demo_history(reports_dir: Path) -> History:
+    """The demo's runs form one history of their own (key ``demo``), whatever their seed."""
+    return History(reports_dir, "demo", HistoryConfig())
+
+
+def demo_email_settings() -> EmailConfig:
+    """Where ``reconcile demo --email`` sends without ``--config``: a debugging SMTP server on
+    loopback (``python -m aiosmtpd -n -l 127.0.0.1:1025`` prints what it receives)."""
+    return EmailConfig(smtp_host="127.0.0.1", smtp_port=1025, starttls=False, sender="reconcile-demo@example.com",
+                       to=("retention-team@example.com",), subject_prefix="[reconcile demo]", source="the demo")
+
+
 def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, customers: int = 3000,
-             progress=None) -> tuple[RunResult, Path]:
+             progress=None, history: History | None = None) -> tuple[RunResult, Path]:
     """Generate the shop and workspace, serve it, audit it; return the run and its folder."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     with tempfile.TemporaryDirectory(prefix="reconcile-demo-") as scratch:
@@ -46,7 +59,7 @@ def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, custome
         with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
             run = run_audit(demo_config(url, sandbox.url), as_of=as_of, progress=progress)
     record = json.dumps(demo.record.to_dict(), indent=1, default=str)
-    return run, write_outputs(run, out, extra_files={"demo-record.json": record})
+    return run, write_outputs(run, out, extra_files={"demo-record.json": record}, history=history)
 
 
 def serve_sandbox(*, workspace_path: Path | None, port: int, data_dir: Path, seed: int = 7) -> int:

@@ -175,3 +175,23 @@ def test_demo_email_through_a_configs_email_section(shop, tmp_path, capsys):
     message = mailbox.messages[0].message
     assert message["Subject"].startswith("[reconcile] FAIL: ")
     assert body_size(message.get_body(preferencelist=("html",)).get_content()) <= EMAIL_BODY_LIMIT
+
+
+def test_progress_on_a_real_run(shop, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from reconcile.audit import run_audit
+    from reconcile.config import load_config
+    from reconcile.terminal import progress_display
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=150, color_system=None)
+    with progress_display(True, console=console) as progress:
+        run = run_audit(load_config(write_config(tmp_path, shop)), as_of=AS_OF, segments=[SEGMENT], progress=progress)
+    shown = screen.getvalue()
+    segment = run.segments[0]
+    assert f"{segment.truth_rows:,} shop rows read" in shown
+    assert f"Customer.io page {segment.pages:,} ({segment.customerio_profiles:,} members)" in shown
+    assert f"FAIL {SEGMENT}  " in shown

@@ -60,13 +60,19 @@ class PastRun:
         except (OSError, ValueError, KeyError, TypeError):
             return None, None
 
+    _people: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
     def people(self, segment: str) -> pd.DataFrame | None:
-        """This run's differing people of one segment (None when its discrepancies.csv is gone)."""
-        try:
-            frame = pd.read_csv(self.folder / "discrepancies.csv", dtype=str, keep_default_na=False,
-                                usecols=lambda c: c in PERSON_COLUMNS)
-        except (OSError, ValueError):
-            return None
+        """This run's differing people of one segment (None when its discrepancies.csv is gone).
+
+        The file is read once per run, however many segments are compared with it."""
+        if self._people is None:
+            try:
+                self._people = pd.read_csv(self.folder / "discrepancies.csv", dtype=str, keep_default_na=False,
+                                           usecols=lambda c: c in PERSON_COLUMNS)
+            except (OSError, ValueError):
+                return None
+        frame = self._people
         return frame[frame["segment"] == segment] if "segment" in frame else None
 
     def _order(self):

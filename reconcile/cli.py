@@ -157,6 +157,8 @@ def cmd_demo(args) -> int:
     from .terminal import progress_display, wants_progress
 
     settings = None
+    if args.config and not args.email:
+        raise UsageError("demo uses --config only for its [email] section, with --email")
     if args.email:
         from .config import load_config
         from .demo.runner import demo_email_settings
@@ -174,8 +176,6 @@ def cmd_demo(args) -> int:
 
 
 def cmd_check(args) -> int:
-    import json
-
     from .audit import run_audit
     from .config import load_config
     from .history import History
@@ -202,7 +202,7 @@ def cmd_history(args) -> int:
     config = load_config(args.config)
     folder = args.reports or config.path.parent / "reports"
     history = History.for_config(config, folder)
-    last = args.last or config.history.trend_runs
+    last = config.history.trend_runs if args.last is None else args.last
     if last <= 0:
         raise UsageError("--last must be a positive number of runs")
     print(history_table(history.runs(), segments=args.segments, last=last, folder=folder,
@@ -223,7 +223,7 @@ def _deliver(run: RunResult, out: Path, settings, history, quiet: bool) -> None:
         return
     from .deliver import send_report
 
-    delivery = send_report(run, out, settings, history.context(run, exclude=out) if history else None)
+    delivery = send_report(run, out, settings, history.context(run, exclude=out))
     if not quiet:
         print(delivery.summary)
 

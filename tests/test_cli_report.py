@@ -195,3 +195,14 @@ def test_progress_on_a_real_run(shop, tmp_path):
     assert f"{segment.truth_rows:,} shop rows read" in shown
     assert f"Customer.io page {segment.pages:,} ({segment.customerio_profiles:,} members)" in shown
     assert f"FAIL {SEGMENT}  " in shown
+
+
+def test_history_and_demo_usage_errors(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(resources.files("reconcile.demo").joinpath("config.toml").read_text(encoding="utf-8"))
+    assert main(["history", "--config", str(config), "--last", "0"]) == 2
+    assert capsys.readouterr().err == "reconcile: error: --last must be a positive number of runs\n"
+    assert main(["history", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"No runs of this config in {tmp_path / 'reports'} yet: `reconcile run` keeps each run there.\n"
+    assert main(["demo", "--config", str(config)]) == 2
+    assert capsys.readouterr().err == "reconcile: error: demo uses --config only for its [email] section, with --email\n"

@@ -23,13 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config, HistoryConfig
+from .diff import DISCREPANCY_COLUMNS
 from .report import neutralise_formulas
 from .results import ERROR, RunResult
 from .summary import causes
 
 log = logging.getLogger(__name__)
 
-PERSON_COLUMNS = ["segment", "side", "id", "email", "cio_id"]
+PERSON_COLUMNS = DISCREPANCY_COLUMNS      # who a differing person is: segment, side, id, email, cio_id
 
 
 def history_key(config_path: str | Path) -> str:
@@ -103,7 +104,6 @@ class SegmentHistory:
 @dataclass
 class HistoryContext:
     runs_before: int
-    previous_folder: Path | None
     segments: dict[str, SegmentHistory]
 
     def for_segment(self, name: str) -> SegmentHistory | None:
@@ -151,8 +151,7 @@ class History:
             segments[segment.name] = _compare(segment, points,
                                               next((r for r in reversed(compared)
                                                     if r.segments[segment.name].get("status") != ERROR), None))
-        previous = earlier[-1].folder if earlier else None
-        context = HistoryContext(runs_before=len(earlier), previous_folder=previous, segments=segments)
+        context = HistoryContext(runs_before=len(earlier), segments=segments)
         self._context = (run, context)
         return context
 

@@ -27,7 +27,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .results import RunResult, SegmentResult
-from .summary import (SEVERITIES, Cause, causes, failed_checks, format_count, format_percent, format_points,
+from .summary import (Cause, causes, failed_checks, format_count, format_percent, format_points,
                       run_severity, segment_severity, verdict_line, worst)
 
 EXAMPLES_PER_SIDE = 10
@@ -282,7 +282,7 @@ def render_html(run: RunResult, history=None, *, email: bool = False, per_side: 
     severity_text = SEVERITY_TEXT.get(severity or "", "") if from_segments else "a critical data-quality expectation is not met"
     return _environment().get_template("report.html.j2").render(
         run=run, views=views, verdict=verdict_line(run), severity=severity,
-        severity_text=severity_text, severities=SEVERITIES, history=history,
+        severity_text=severity_text, history=history,
         failed_checks=failed_checks(run), identity=identity_rows(run), identity_labels=IDENTITY_LABELS,
         email=email, details=details, notes=notes or [], masked=mask, config_name=Path(run.config_path).name,
         generated_at=datetime.now(timezone.utc))

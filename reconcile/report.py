@@ -243,17 +243,20 @@ def segment_view(segment: SegmentResult, history=None, *, per_side: int, per_cau
 
 
 def identity_rows(run: RunResult) -> list[dict]:
-    """Identity health per segment, from the diff's counters and any the diagnosis adds."""
-    rows = []
+    """Identity health: the run's (when the diagnosis adds ``run.identity_health``), then each
+    segment's, from the diff's counters and any the diagnosis adds; only what is not zero."""
+    def counts(extra: Any) -> dict:
+        if not isinstance(extra, dict):
+            return {}
+        return {k: v for k, v in extra.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    rows = [{"label": "All segments", "values": counts(getattr(run, "identity_health", None))}]
     for s in run.segments:
-        extra = getattr(s, "identity_health", None) or getattr(s, "identity", None) or {}
         values = {"duplicate_profiles": s.duplicate_profiles, "keyless_profiles": s.keyless_profiles,
                   "truth_rows_without_key": s.truth_rows_without_key}
-        if isinstance(extra, dict):
-            values.update({k: v for k, v in extra.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        if any(v for v in values.values()):
-            rows.append({"segment": s, "values": values})
-    return rows
+        values.update(counts(getattr(s, "identity_health", None)))
+        rows.append({"label": s.title or s.name, "values": values})
+    return [row for row in rows if any(row["values"].values())]
 
 
 IDENTITY_LABELS = {

@@ -78,6 +78,12 @@ def test_identity_health_and_the_data_quality_include_point(run):
     health = html[html.index('id="identity"'):]
     assert "Profiles sharing one key with another" in health
     assert "Members without the identity key" in health
+    assert "All segments" not in health and "Shop rows without the identity key" not in health   # zeros are left out
+    run.identity_health = {"case_or_blank_ids": 7, "conflicting_identity": 0, "note": "text is ignored"}
+    html = render_html(run)
+    health = html[html.index('id="identity"'):]
+    assert "<td>All segments</td><td>Ids that differ only by case or blanks</td><td class=\"num\">7</td>" in health
+    assert "point at different customers" not in health
     assert "Data quality" not in html                       # checks.html.j2 renders here once the checks exist
 
 

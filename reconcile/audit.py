@@ -17,7 +17,9 @@ from typing import Callable, Sequence
 from .checks import run_checks, suites_for
 from .config import Config, SegmentConfig
 from .customerio import CustomerIOClient
+from .diagnose import apply_diagnosis, diagnose_segment
 from .diff import diff_segment
+from .identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
 from .truth import open_engine, run_truth
@@ -71,6 +73,8 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
             result = reconcile_segment(config, segment, as_of, client, engine, progress)
             run.segments.append(result)
             progress.segment_done(result)
+        if any(s.identity_people for s in run.segments):
+            run.identity_health = run_counts([s.identity_people for s in run.segments if s.identity_people])
         if suites is not None:
             run.checks = run_checks(config.checks, suites, engine=engine, as_of=as_of)
     finally:
@@ -105,6 +109,15 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
         diff_started = clock()
         diff = diff_segment(truth.people, membership, config.identity_key)
         result.seconds["diff"] = clock() - diff_started
+        diagnosis = None
+        if config.diagnosis.enabled:
+            diagnosis_started = clock()
+            try:
+                diagnosis = diagnose_segment(diff, truth.people, membership, segment, config.identity_key, as_of,
+                                             client, engine, config.diagnosis)
+            except CompareError as exc:   # the comparison stands; only the explanation is incomplete
+                result.warnings.append(f"the diagnosis could not run: {exc}")
+            result.seconds["diagnosis"] = clock() - diagnosis_started
         result.seconds["total"] = clock() - started
     except (CompareError, ConfigError) as exc:
         result.error = str(exc)
@@ -117,6 +130,8 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     result.truth_rows, result.truth_rows_without_key = truth.rows_read, truth.rows_without_key
     result.pages, result.customerio_reported_count = membership.pages, reported
     _apply_diff(result, diff, segment)
+    if diagnosis is not None:
+        apply_diagnosis(result, diagnosis, segment, config.diagnosis)
     if reported != len(membership):
         result.warnings.append(
             f"Customer.io's customer_count says {reported:,} but the membership pages held {len(membership):,} "

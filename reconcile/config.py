@@ -68,6 +68,9 @@ class SegmentConfig:
     title: str = ""
     window_days: float = 30
     tolerance: float = 0.01
+    compare: tuple[tuple[str, str], ...] = ()    # [segments.compare]: truth column -> Customer.io attribute
+    window_column: str | None = None             # the truth column holding the qualifying timestamp
+    lookup_sql: str | None = None                # the shop lookup for extra people (else diagnosis.lookup_sql)
 
     @property
     def label(self) -> str:
@@ -127,6 +130,17 @@ class ChecksConfig:
 
 
 @dataclass(frozen=True)
+class DiagnosisConfig:
+    """``[diagnosis]``: why each discrepant person differs (see :mod:`reconcile.diagnose`)."""
+
+    enabled: bool = True
+    max_people: int = 2000               # per segment; more are sampled evenly
+    boundary_grace_seconds: float = 3600  # a qualifying timestamp this close to a window edge is window_edge
+    window_edge_counts: bool = False     # false: window_edge people are left out of the tolerance
+    lookup_sql: str | None = None        # shop lookup for people outside the truth; binds :ids (and :emails)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database: DatabaseConfig
@@ -136,6 +150,7 @@ class Config:
     history: HistoryConfig = HistoryConfig()
     email: EmailConfig | None = None
     checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
+    diagnosis: DiagnosisConfig = DiagnosisConfig()
 
     def segment(self, name: str) -> SegmentConfig:
         for segment in self.segments:
@@ -304,11 +319,33 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
         window_days=section.get("window_days", _number, 30),
         tolerance=section.get("tolerance", _number, 0.01),
         sql=section.get("sql", _nonempty),
+        compare=section.get("compare", _compare, ()),
+        window_column=section.get("window_column", _nonempty, None),
+        lookup_sql=section.get("lookup_sql", _nonempty, None),
     )
     if segment.tolerance > 1:
         section.fail(f"is a share between 0 and 1, got {segment.tolerance:g}", "tolerance")
     section.finish()
     return segment
+
+
+def _compare(section: _Section, key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    table = _Section(section.file, f"{section.path}.{key}", value)
+    pairs = tuple((column, table.get(column, _nonempty).strip()) for column in list(table.table))
+    table.finish()
+    return pairs
+
+
+def _diagnosis(file: Path, table: Any) -> DiagnosisConfig:
+    section = _Section(file, "diagnosis", table)
+    diagnosis = DiagnosisConfig(
+        enabled=section.get("enabled", _boolean, True),
+        max_people=section.get("max_people", _positive_integer, 2000),
+        boundary_grace_seconds=section.get("boundary_grace_seconds", _number, 3600),
+        window_edge_counts=section.get("window_edge_counts", _boolean, False),
+        lookup_sql=section.get("lookup_sql", _nonempty, None))
+    section.finish()
+    return diagnosis
 
 
 def _history(file: Path, table: Any) -> HistoryConfig:
@@ -396,6 +433,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     history = root.get("history", lambda s, k, v: _history(file, v), HistoryConfig())
     email = root.get("email", lambda s, k, v: _email(file, v), None)
     checks = root.get("checks", lambda s, k, v: _checks(file, v), None)
+    diagnosis = root.get("diagnosis", lambda s, k, v: _diagnosis(file, v), DiagnosisConfig())
     raw_segments = root.get("segments", lambda s, k, v: v)
     root.finish()
     if not isinstance(raw_segments, list) or not raw_segments:
@@ -409,7 +447,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
         seen[segment.name] = i
     return Config(path=file, database=database, customerio=customerio,
                   identity_key=identity_key, segments=segments, history=history, email=email,
-                  checks=checks)
+                  checks=checks, diagnosis=diagnosis)
 
 
 def load_config(path: str | Path) -> Config:

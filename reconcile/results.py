@@ -43,10 +43,19 @@ class SegmentResult:
     keyless_profiles: int | None = None
     pages: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    # the diagnosis (reconcile.diagnose), when it ran: counts are over the diagnosed sample
+    causes: dict[str, dict[str, Any]] | None = None     # cause -> {"count", "severity"}
+    worst_severity: str | None = None
+    diagnosed_people: int | None = None                 # the sample size (all differing people up to max_people)
+    window_edge_people: int | None = None               # left out of the tolerance unless window_edge_counts
+    mismatch_rate_excluding_window_edge: float | None = None
+    verdict_rate: str = "mismatch_rate"                 # which rate the status was decided on
+    identity_health: dict[str, int] = field(default_factory=dict)
+    identity_people: dict = field(default_factory=dict, repr=False, compare=False)   # sets, for the run's union
     discrepancies: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "discrepancies"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("discrepancies", "identity_people")}
         data["warnings"] = list(self.warnings)
         data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
         return data
@@ -60,6 +69,7 @@ class RunResult:
     started_at: datetime
     finished_at: datetime | None = None
     checks: list[CheckResult] = field(default_factory=list)   # data-quality checks, when [checks] is set
+    identity_health: dict[str, int] = field(default_factory=dict)   # the diagnosis' measures over all segments
 
     @property
     def status(self) -> str:
@@ -88,4 +98,5 @@ class RunResult:
             "config": self.config_path,
             "segments": [segment.to_dict() for segment in self.segments],
             "checks": [check.to_dict() for check in self.checks],
+            "identity_health": dict(self.identity_health),
         }

@@ -425,7 +425,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file.name}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{file.name}: not valid TOML: {' '.join(str(exc).split())}; fix the file there") from None
     root = _Section(file, "", data)
     database = root.get("database", lambda s, k, v: _database(file, v))
     customerio = root.get("customerio", lambda s, k, v: _customerio(file, v))

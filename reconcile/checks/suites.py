@@ -80,7 +80,7 @@ def load_suite(path: Path, base: Path | None = None) -> Suite:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{shown}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{shown}: not valid TOML: {' '.join(str(exc).split())}; fix the file there") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: cannot be read ({exc.__class__.__name__})") from None
     unknown = sorted(set(data) - _SUITE_KEYS)

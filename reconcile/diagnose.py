@@ -277,7 +277,7 @@ def classify(person: Person, ctx: Context) -> Verdict:
                               finding)
     for finding in findings:
         if finding.kind == "unit":
-            return Verdict.of("timestamp_unit", "medium", f"{finding.customerio_attribute}: {finding.difference}",
+            return Verdict.of("timestamp_unit", "medium", f"{finding.customerio_attribute} = {finding.customerio_value}: {finding.difference}",
                               finding)
     edge = _window_edge(person, ctx)
     if edge is not None:

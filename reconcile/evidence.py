@@ -126,10 +126,12 @@ def compare(column: str, attribute: str, shop: Any, customerio: Any) -> Finding 
     """How the shop's value and Customer.io's differ for one mapped attribute; None when they agree."""
     if missing(shop) and missing(customerio):
         return None
-    make = lambda kind, difference, newer=False: Finding(column, attribute, kind, shown(shop),  # noqa: E731
-                                                         shown(customerio), difference, newer)
+    def make(kind: str, difference: str, newer: bool = False, ours: str | None = None) -> Finding:
+        return Finding(column, attribute, kind, ours or shown(shop), shown(customerio), difference, newer)
+
     if "consent" in column.lower() or "consent" in attribute.lower():
         ours, theirs = as_bool(shop), as_bool(customerio)
+        shop = shop if ours is None else ("true" if ours else "false")
         if bool(ours) == bool(theirs):
             return None
         if theirs and not ours:
@@ -137,10 +139,12 @@ def compare(column: str, attribute: str, shop: Any, customerio: Any) -> Finding 
         return make("not_granted", "the shop says yes, Customer.io " + ("says no" if theirs is False else "has no value"))
     if is_timestamp(column, shop):
         ours = epoch(shop)
+        if ours is not None and not isinstance(shop, (int, float)):
+            shop = f"{utc(ours)} ({int(ours)})"
         raw = str(customerio).strip() if not missing(customerio) else ""
         if raw.isdigit() and len(raw) >= MS_DIGITS:
-            gap = f"{int(raw):,} is milliseconds: {utc(int(raw) / 1000)} read as seconds, " \
-                  f"{int(raw) / max(ours or 1, 1):,.0f}× the shop's {int(ours or 0):,}"
+            gap = f"milliseconds where seconds are expected: {utc(int(raw) / 1000)} in ms" + (
+                f", {span(int(raw) / 1000 - ours)} from the shop's" if ours is not None else "")
             return make("unit", gap)
         if raw.isdigit() and isinstance(shop, (int, float)) and _digits(float(shop)) >= MS_DIGITS:
             return make("unit", f"the shop keeps milliseconds ({int(shop):,}), Customer.io seconds ({int(raw):,})")

@@ -1,0 +1,569 @@
+"""The Customer.io App API client: the only module that speaks HTTP.
+
+It reads segments, their membership and profiles as ``customerio-app-api.md`` documents them,
+and turns every way that can fail into one of the exceptions of :mod:`reconcile.errors`::
+
+    429 ..................... wait (Retry-After, else backoff), retry → RateLimited
+    5xx, 408, timeout, reset,
+    a body that is not JSON . backoff, retry → APIUnavailable
+    301/302 wrong datacenter  WrongRegionError (never followed: it would carry the key elsewhere)
+    401, 403 ................ AuthError
+    404 ..................... SegmentNotFound on segment paths; an empty answer on customer
+                              paths (a merged or deleted profile is not an error)
+    other 4xx ............... CustomerIOError with the server's own detail
+
+Every request, retries included, passes one :class:`RateLimiter` (10 per second by default,
+the App API's documented limit). Messages are one line that says what is wrong and what to do,
+and never contain the API key: every message is scrubbed of it before it is raised.
+Unknown keys in answers are ignored, because Customer.io adds fields without notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from . import __version__
+from .errors import (APIUnavailable, AuthError, ConfigError, CustomerIOError, PaginationError, RateLimited,
+                     SegmentNotFound, SegmentNotReady, WrongRegionError)
+
+log = logging.getLogger(__name__)
+
+US_BASE = "https://api.customer.io"
+EU_BASE = "https://api-eu.customer.io"
+REGION_BASES = {"us": US_BASE, "eu": EU_BASE}
+MAX_PAGE_SIZE = 30_000          # membership `limit` maximum
+LOOKUP_BATCH = 100              # POST /v1/customers/attributes takes 1-100 ids
+RETRY_AFTER_CAP = 300.0         # seconds; a longer Retry-After is treated as this
+ID_TYPES = ("id", "email", "cio_id")
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+# ---------------------------------------------------------------------- what the API returns
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A segment's metadata; only ``state == "finished"`` membership is worth comparing."""
+
+    id: int
+    name: str
+    description: str
+    state: str
+    progress: int | None
+    type: str
+    tags: list[str] | None
+    updated_at: int | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Segment:
+        """Build from the API's Segment object, ignoring keys this client does not know."""
+        tags = data.get("tags")
+        return cls(id=int(data["id"]), name=str(data.get("name") or ""),
+                   description=str(data.get("description") or ""), state=str(data.get("state") or ""),
+                   progress=_int_or_none(data.get("progress")), type=str(data.get("type") or ""),
+                   tags=[str(tag) for tag in tags] if isinstance(tags, list) else None,
+                   updated_at=_int_or_none(data.get("updated_at")))
+
+
+@dataclass
+class Membership:
+    """A segment's members as parallel columns (segments can hold millions: no object per person).
+
+    ``ids[i]``, ``emails[i]`` and ``cio_ids[i]`` describe the i-th member in the API's order;
+    ``None`` where the profile has no id or no email (id-only workspaces send no email at all).
+    """
+
+    segment_id: int
+    ids: list[str | None] = field(default_factory=list)
+    emails: list[str | None] = field(default_factory=list)
+    cio_ids: list[str] = field(default_factory=list)
+    pages: int = 0
+
+    def __len__(self) -> int:
+        return len(self.cio_ids)
+
+    def add_page(self, page: dict[str, Any]) -> None:
+        """Append one membership page; ``identifiers`` is read, ``ids`` only when it is absent."""
+        identifiers = page.get("identifiers")
+        if identifiers is not None:
+            self.ids.extend([_text_or_none(item.get("id")) for item in identifiers])
+            self.emails.extend([_text_or_none(item.get("email")) for item in identifiers])
+            self.cio_ids.extend([str(item.get("cio_id") or "") for item in identifiers])
+            return
+        ids = page.get("ids")
+        if not isinstance(ids, list):
+            raise ValueError("the page has neither identifiers nor ids")
+        self.ids.extend([_text_or_none(value) for value in ids])   # "" in ids means "no id"
+        self.emails.extend([None] * len(ids))
+        self.cio_ids.extend([""] * len(ids))                       # unknown without identifiers
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# ---------------------------------------------------------------------- throttling
+
+
+class RateLimiter:
+    """Keeps request starts at or below ``rate`` in any 1-second window, across threads.
+
+    A sliding log of the last ``floor(rate)`` starts (at least one): a new start waits until
+    the oldest of them is a window old. Unlike a refilling token bucket, this bounds *every*
+    1-second window, which is how the limit is counted upstream. The window is 50 ms longer than
+    a second because the server counts arrivals, not starts: network and thread-scheduling
+    jitter can bring two starts that were a second apart closer together at the other end.
+    """
+
+    SLACK = 0.05
+
+    def __init__(self, rate: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if not rate > 0:
+            raise ValueError(f"rate must be above 0, got {rate!r}")
+        self.rate = rate
+        self._burst = max(1, math.floor(rate))
+        self._window = max(1.0, self._burst / rate) + self.SLACK
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def acquire(self) -> None:
+        """Block until one more request may start, and count it as started now."""
+        with self._lock:  # held while waiting: callers queue up and start in turn
+            now = self._clock()
+            while len(self._starts) >= self._burst:
+                wait = self._starts[0] + self._window - now
+                if wait <= 0:
+                    self._starts.popleft()
+                    break
+                self._sleep(wait)
+                now = self._clock()
+            self._starts.append(now)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped at 300; None if unusable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+def error_detail(response: requests.Response) -> str:
+    """The server's own words about an error, on one line of at most 200 characters.
+
+    Error bodies differ by endpoint family, so every documented form is read: ``meta.error``,
+    ``meta.errors[]``, ``errors[].detail``; else the start of the raw text.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    found = _details(body) if isinstance(body, dict) else []
+    text = "; ".join(found) if found else response.text[:200]
+    return " ".join(text.split())[:200] or "(empty body)"
+
+
+def _details(body: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    meta = body.get("meta")
+    if isinstance(meta, dict):
+        if meta.get("error"):
+            found.append(str(meta["error"]))
+        found.extend(_messages(meta.get("errors")))
+    found.extend(_messages(body.get("errors")))
+    return found
+
+
+def _messages(items: Any) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    messages = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("detail") or item.get("message") or item.get("title")
+        if item:
+            messages.append(str(item))
+    return messages
+
+
+# ---------------------------------------------------------------------- the client
+
+
+class _Transient(Exception):
+    """An attempt that may succeed if repeated; ``reason`` says what happened, for the final message."""
+
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+
+
+class CustomerIOClient:
+    """Read-only App API client with throttling, retries and errors that say what to do.
+
+    ``base_url`` overrides ``region`` (for the sandbox and tests). ``sleep`` is used for the
+    waits between retries, so unit tests need not wait; the rate limiter always really waits,
+    because throttling is what it is for.
+    """
+
+    def __init__(self, *, api_key: str, region: str = "us", base_url: str | None = None,
+                 timeout: float = 30.0, max_retries: int = 5, rate_limit: float = 10.0,
+                 backoff_base: float = 0.5, backoff_cap: float = 30.0, max_pages: int = 10_000,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep):
+        self._key = _checked_key(api_key)
+        self.region = region
+        self.base_url = _base_url(region, base_url)
+        self.timeout, self.max_retries, self.max_pages = timeout, max_retries, max_pages
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.limiter = RateLimiter(rate_limit)
+        self._session = session or requests.Session()
+        self._owns_session = session is None
+        self._sleep = sleep
+        self._random = random.Random()
+        self._headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json",
+                         "User-Agent": f"reconcile/{__version__}"}
+
+    def __repr__(self) -> str:
+        return f"CustomerIOClient(base_url={self.base_url!r}, region={self.region!r})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> CustomerIOClient:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ segments
+
+    def list_segments(self) -> list[Segment]:
+        """Every segment of the workspace (one page: the API documents no paging here)."""
+        path = "/v1/segments"
+        body = self._call("GET", path)
+        return [self._segment(item, path) for item in body.get("segments") or []]
+
+    def get_segment(self, segment_id: int) -> Segment:
+        path = f"/v1/segments/{int(segment_id)}"
+        return self._segment(self._call("GET", path, segment_id=segment_id).get("segment"), path)
+
+    def ensure_ready(self, segment_id: int) -> Segment:
+        """The segment, if its membership is final; SegmentNotReady while it is still building."""
+        segment = self.get_segment(segment_id)
+        if segment.state != "finished":
+            done = f"{segment.progress}% done" if segment.progress is not None else "progress unknown"
+            raise self._error(SegmentNotReady, (
+                f"Customer.io segment {segment.id} (\"{segment.name}\") is still building (state \"{segment.state}\", "
+                f"{done}); its membership is not final yet: re-run once it is finished"))
+        return segment
+
+    def segment_count(self, segment_id: int) -> int:
+        path = f"/v1/segments/{int(segment_id)}/customer_count"
+        count = self._call("GET", path, segment_id=segment_id).get("count")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise self._error(CustomerIOError, self._unreadable("GET", path, "no integer count"))
+        return count
+
+    def segment_membership(self, segment_id: int, *, page_size: int = MAX_PAGE_SIZE,
+                           on_page: Callable[[int, int], None] | None = None,
+                           membership: Membership | None = None) -> Membership:
+        """Every member of the segment, page by page, in the API's order.
+
+        Paging ends when ``next`` is missing, ``""`` or ``null`` (which one the API sends is
+        UNCONFIRMED). A token seen before, or more than ``max_pages`` pages, raises
+        PaginationError: a loop would otherwise never end, and a cut-off list would be
+        diffed as if it were complete. ``on_page(page, members_so_far)`` follows each page.
+        ``membership`` is the (empty) container to fill, e.g. a ``columnar.ColumnarMembership``.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        path = f"/v1/segments/{int(segment_id)}/membership"
+        membership = membership if membership is not None else Membership(segment_id=int(segment_id))
+        given: dict[str, int] = {}          # token -> the page whose answer gave it
+        token: str | None = None
+        while True:
+            if membership.pages >= self.max_pages:
+                raise self._error(PaginationError, self._page_cap_message(membership))
+            params = {"limit": page_size, **({"start": token} if token else {})}
+            page = self._call("GET", path, params=params, segment_id=segment_id)
+            self._read_page(membership, page, path)
+            if on_page is not None:
+                on_page(membership.pages, len(membership))
+            token = self._next_token(page, membership, given)
+            if token is None:
+                return membership
+
+    def _next_token(self, page: dict[str, Any], membership: Membership, given: dict[str, int]) -> str | None:
+        """The token for the next page, None at the end; PaginationError if any earlier page gave it."""
+        token = page.get("next")
+        if not token:
+            return None
+        token = str(token)
+        if token in given:
+            raise self._error(PaginationError, (
+                f"Customer.io repeated a paging token of segment {membership.segment_id}'s membership (first given "
+                f"by page {given[token]}, again by page {membership.pages}); following it would loop or count "
+                "members twice, so the list was not used: re-run, and report it if it happens again"))
+        given[token] = membership.pages
+        return token
+
+    def _read_page(self, membership: Membership, page: dict[str, Any], path: str) -> None:
+        membership.pages += 1
+        try:
+            membership.add_page(page)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._error(CustomerIOError, self._unreadable(
+                "GET", path, f"page {membership.pages} has a shape this client cannot read ({exc})")) from None
+
+    def _page_cap_message(self, membership: Membership) -> str:
+        return (f"segment {membership.segment_id}'s membership has more than {self.max_pages:,} pages "
+                f"({len(membership):,} members so far) and was not used, because it would be incomplete: "
+                "raise max_pages if the segment really is that large")
+
+    # ------------------------------------------------------------------ customers
+
+    def customers_attributes(self, ids: list[str], id_type: str = "id") -> list[dict]:
+        """The ``customer`` objects of these people, in batches of 100; unknown ids are simply absent."""
+        _check_id_type(id_type)
+        ids = [str(value) for value in ids]
+        found: list[dict] = []
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            body = self._call("POST", "/v1/customers/attributes", params={"id_type": id_type},
+                              json={"ids": ids[start: start + LOOKUP_BATCH]}, missing_ok=True)
+            entries = (body or {}).get("customers") or []
+            found.extend(entry["customer"] for entry in entries
+                         if isinstance(entry, dict) and isinstance(entry.get("customer"), dict))
+        return found
+
+    def customers_by_email(self, email: str) -> list[dict]:
+        """Every profile with this email (there can be several); ``+`` is sent percent-encoded."""
+        body = self._call("GET", "/v1/customers", params={"email": email}, missing_ok=True)
+        return list((body or {}).get("results") or [])
+
+    def customer_segments(self, customer_id: str, id_type: str = "id") -> list[dict]:
+        """The segments a person is in; [] when the profile does not exist (merged or deleted)."""
+        _check_id_type(id_type)
+        path = f"/v1/customers/{quote(str(customer_id), safe='')}/segments"
+        body = self._call("GET", path, params={"id_type": id_type}, missing_ok=True)
+        return list((body or {}).get("segments") or [])
+
+    # ------------------------------------------------------------------ one call, retried
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+              segment_id: int | None = None, missing_ok: bool = False) -> dict[str, Any] | None:
+        """The answer's JSON object after throttling and retries.
+
+        A 404 raises SegmentNotFound when ``segment_id`` is given, returns None when
+        ``missing_ok`` (customer paths), and is a CustomerIOError otherwise.
+        """
+        last = _Transient("no attempt was made")
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self._pause(attempt - 1, last, method, path)
+            try:
+                response = self._send(method, path, params, json)
+                return self._interpret(response, method, path, segment_id, missing_ok)
+            except _Transient as transient:
+                last = transient
+        raise self._exhausted(last, method, path)
+
+    def _send(self, method: str, path: str, params: dict | None, json: Any) -> requests.Response:
+        self.limiter.acquire()
+        try:
+            return self._session.request(method, self.base_url + path, params=params, json=json,
+                                         headers=self._headers, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout:
+            raise _Transient(f"timed out after {self.timeout:g} s") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise _Transient("the connection was closed in the middle of the answer") from None
+        except requests.ConnectionError as exc:
+            raise _Transient(_connection_reason(exc, self.timeout)) from None
+        except requests.exceptions.ContentDecodingError:
+            raise _Transient("the answer could not be decoded") from None
+        except requests.RequestException as exc:
+            raise self._error(CustomerIOError, (
+                f"could not send {method} {path} to {self.base_url} ({exc.__class__.__name__}): "
+                "check customerio.base_url")) from None
+
+    def _interpret(self, response: requests.Response, method: str, path: str, segment_id: int | None,
+                   missing_ok: bool) -> dict[str, Any] | None:
+        status, where = response.status_code, f"{method} {path}"
+        if 200 <= status < 300:
+            return self._json_object(response, method, path)
+        if status in REDIRECTS:
+            raise self._redirect_error(response, where)
+        if status in (401, 403):
+            raise self._error(AuthError, _auth_message(status, where))
+        if status == 404:
+            if missing_ok:
+                return None
+            if segment_id is not None:
+                raise self._error(SegmentNotFound, (
+                    f"Customer.io has no segment {segment_id} (404): check customerio_segment_id in the config"))
+            raise self._error(CustomerIOError, f"Customer.io answered 404 for {where}: check customerio.base_url")
+        if status == 429:
+            raise _Transient(f"429 {response.reason} (over the per-second limit)", status=429,
+                             retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 500 or status == 408:
+            raise _Transient(_server_error_reason(response))
+        raise self._error(CustomerIOError, (
+            f"Customer.io answered {status} {response.reason} for {where}: {error_detail(response)}; "
+            "fix the request or the workspace setting the detail names"))
+
+    def _json_object(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Transient(f"{response.status_code} with a body that is not valid JSON (cut short?)") from None
+        if not isinstance(body, dict):
+            raise self._error(CustomerIOError, self._unreadable(method, path, "not a JSON object"))
+        return body
+
+    def _redirect_error(self, response: requests.Response, where: str) -> CustomerIOError:
+        """Redirects are never followed: the bearer key would go to whatever host they name."""
+        location = response.headers.get("Location", "")
+        said = (response.text[:2000] + " " + location).lower()
+        host = urlsplit(location).hostname or ""
+        if "wrong datacenter" in said or host in _other_region_hosts(self.base_url):
+            return self._error(WrongRegionError, (
+                f"Customer.io answered {response.status_code} \"wrong datacenter\" for {where}: the workspace "
+                f"lives in the other region; {_switch_region_hint(self.base_url)}"))
+        return self._error(CustomerIOError, (
+            f"Customer.io answered {response.status_code} for {where}, redirecting to {host or 'another address'}; "
+            "redirects are not followed because they would carry the API key to another host: "
+            "check customerio.base_url and customerio.region"))
+
+    def _pause(self, retry: int, last: _Transient, method: str, path: str) -> None:
+        """Wait before a retry: Retry-After when the server gave one, else full-jitter backoff."""
+        if last.retry_after is not None:
+            wait = last.retry_after
+        else:
+            wait = self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** retry))
+        log.warning("Customer.io %s %s: %s; retry %d of %d in %.2f s", method, path, last.reason,
+                    retry + 1, self.max_retries, wait)
+        self._sleep(wait)
+
+    def _exhausted(self, last: _Transient, method: str, path: str) -> CustomerIOError:
+        attempts = self.max_retries + 1
+        if last.status == 429:
+            return self._error(RateLimited, (
+                f"Customer.io still answered 429 (over the per-second limit) to {method} {path} after {attempts} "
+                "attempts; another job may be using this workspace's API limit: lower "
+                "customerio.requests_per_second or re-run later"))
+        return self._error(APIUnavailable, (
+            f"Customer.io gave no usable answer to {method} {path} after {attempts} attempts (last: {last.reason}); "
+            f"check that {self.base_url} is reachable and https://status.customer.io, then re-run"))
+
+    def _unreadable(self, method: str, path: str, what: str) -> str:
+        return (f"Customer.io's answer to {method} {path} cannot be read: {what}; the API may have changed: "
+                "please report it with this message")
+
+    def _segment(self, data: Any, path: str) -> Segment:
+        try:
+            return Segment.from_api(data)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise self._error(CustomerIOError, self._unreadable(
+                "GET", path, f"a segment object without a usable id ({exc.__class__.__name__}: {exc})")) from None
+
+    def _error(self, kind: type[CustomerIOError], message: str) -> CustomerIOError:
+        """The exception to raise, its message on one line and scrubbed of the API key (servers may echo it)."""
+        return kind(" ".join(message.replace(self._key, "***").split()))
+
+
+# ---------------------------------------------------------------------- small helpers
+
+
+def _check_id_type(id_type: str) -> None:
+    if id_type not in ID_TYPES:
+        raise ValueError(f"id_type must be one of {ID_TYPES}, got {id_type!r}")
+
+
+def _checked_key(api_key: str) -> str:
+    """The key without surrounding blanks; refuse one that cannot be sent (and would be echoed by requests)."""
+    key = (api_key or "").strip()
+    if not key:
+        raise ConfigError("customerio.app_api_key is empty: set it (or the variable it names) to the App API key")
+    if any(ord(char) < 33 or ord(char) > 126 for char in key):
+        raise ConfigError("customerio.app_api_key contains spaces, line breaks or non-ASCII characters: "
+                          "copy the App API key again from Customer.io")
+    return key
+
+
+def _base_url(region: str, base_url: str | None) -> str:
+    if base_url:
+        return base_url.rstrip("/")
+    if region not in REGION_BASES:
+        raise ConfigError(f"customerio.region must be \"us\" or \"eu\", got {region!r}")
+    return REGION_BASES[region]
+
+
+def _other_region_hosts(base_url: str) -> set[str]:
+    return {urlsplit(url).hostname for url in REGION_BASES.values() if url != base_url}
+
+
+def _switch_region_hint(base_url: str) -> str:
+    if base_url == US_BASE:
+        return 'set customerio.region = "eu"'
+    if base_url == EU_BASE:
+        return 'set customerio.region = "us"'
+    return 'set customerio.region to the workspace\'s region ("us" or "eu") and check customerio.base_url'
+
+
+def _auth_message(status: int, where: str) -> str:
+    if status == 401:
+        return (f"Customer.io answered 401 Unauthorized for {where}: the App API key is wrong or belongs to a "
+                "workspace in the other region; check customerio.app_api_key and customerio.region")
+    return (f"Customer.io answered 403 Forbidden for {where}: the App API key lacks the scope for this call; "
+            "give it read access to segments and people in Customer.io, or use another App API key")
+
+
+def _server_error_reason(response: requests.Response) -> str:
+    try:
+        response.json()
+    except ValueError:
+        return f"{response.status_code} with a non-JSON body"
+    detail = error_detail(response)
+    said = f"{response.status_code} {response.reason}"
+    return said if detail.lower() == str(response.reason).lower() else f"{said}: {detail}"
+
+
+def _connection_reason(exc: requests.ConnectionError, timeout: float) -> str:
+    text = str(exc).lower()
+    if "timed out" in text:           # a timeout while reading the body surfaces as ConnectionError
+        return f"timed out after {timeout:g} s"
+    if "refused" in text:
+        return "the connection was refused"
+    return "the connection failed or was dropped"
+
+
+__all__ = ["US_BASE", "EU_BASE", "Segment", "Membership", "RateLimiter", "CustomerIOClient", "parse_retry_after",
+           "error_detail", "MAX_PAGE_SIZE", "LOOKUP_BATCH"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -77,9 +76,5 @@ def serve_sandbox(*, workspace_path: Path | None, port: int, data_dir: Path, see
     with Sandbox(workspace, api_key=api_key, port=port) as sandbox:
         print(f"sandbox Customer.io App API at {sandbox.url}\n{shop_note}api key: {api_key}\n"
               "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        sandbox.serve_until_interrupted()
     return 0

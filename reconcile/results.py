@@ -56,6 +56,8 @@ class SegmentResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("discrepancies", "identity_people")}
+        if self.causes is None:
+            del data["causes"]   # not diagnosed: no "causes" key, so history claims no new cause
         data["warnings"] = list(self.warnings)
         data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
         return data

@@ -276,7 +276,8 @@ def test_shipped_config_is_the_design_format():
     assert set(raw["database"]) == {"url"} and set(raw["identity"]) == {"key"}
     assert set(raw["customerio"]) == {"region", "base_url", "app_api_key"}
     for segment in raw["segments"]:
-        assert set(segment) == {"name", "title", "customerio_segment_id", "window_days", "tolerance", "sql"}
+        design = {"name", "title", "customerio_segment_id", "window_days", "tolerance", "sql"}
+        assert design <= set(segment) <= design | {"compare", "window_column", "lookup_sql"}   # + the diagnosis
     config = load_config(top)
     assert [s.customerio_segment_id for s in config.segments] == [11, 12, 13, 14, 15]
     assert config.database.url == f"sqlite:///{ROOT / '.reconcile-demo' / 'shop.db'}"

@@ -213,6 +213,9 @@ app_api_key = "{key}"
 [identity]
 key = "id"
 
+[diagnosis]
+enabled = {diagnosis}
+
 [[segments]]
 name = "bench"
 customerio_segment_id = {segment}
@@ -243,12 +246,12 @@ def tool(config_path: str, out: str, result_path: str) -> None:
         "seconds": segment.seconds}))
 
 
-def run_tool(db: str, api: str, extra: str) -> dict:
+def run_tool(db: str, api: str, extra: str, diagnosis: bool) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder, "config.toml")
         url = "postgresql+psycopg://" + _db_url(db).split("://", 1)[1]
         config.write_text(CONFIG.format(url=url, api=api, key=API_KEY, segment=SEGMENT_ID, sql=TRUTH_SQL,
-                                        extra=extra))
+                                        extra=extra, diagnosis="true" if diagnosis else "false"))
         result = Path(folder, "result.json")
         started = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--tool", str(config), str(Path(folder, "out")), str(result)],
@@ -261,7 +264,7 @@ def run_tool(db: str, api: str, extra: str) -> dict:
 # ---------------------------------------------------------------------- one size
 
 
-def bench(n: int, extra: str) -> dict:
+def bench(n: int, extra: str, diagnosis: bool = False) -> dict:
     t0 = time.perf_counter()
     db = build_shop(n)
     with tempfile.TemporaryDirectory() as folder:
@@ -278,7 +281,7 @@ def bench(n: int, extra: str) -> dict:
             time.sleep(1.1)    # a fresh rate-limit window for each measurement
             pages_s, pages, count = floor_pages(api)
             time.sleep(1.1)
-            measured = run_tool(db, api, extra)
+            measured = run_tool(db, api, extra, diagnosis)
         finally:
             server.terminate()
             server.wait()
@@ -299,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", help="the sizes to run (default 100000 1000000)")
     parser.add_argument("--diff", choices=("memory", "database"), default="memory")
     parser.add_argument("--membership", choices=("pages", "export"), default="pages")
+    parser.add_argument("--diagnosis", action="store_true",
+                        help="keep the diagnosis step on (off by default: it is measured apart, see README)")
     parser.add_argument("--json", action="store_true", help="also print every measurement as JSON")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--tool", nargs=3, help=argparse.SUPPRESS)
@@ -315,12 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         extra += f'diff = "{args.diff}"\n'
     if args.membership != "pages":
         extra += f'membership = "{args.membership}"\n'
-    print(f"diff = {args.diff}, membership = {args.membership}; {os.cpu_count()} cores")
+    print(f"diff = {args.diff}, membership = {args.membership}, diagnosis {'on' if args.diagnosis else 'off'}; "
+          f"{os.cpu_count()} cores")
     print(f"{'N':>11} {'query floor':>11} {'pages floor':>11} {'floors':>8} {'tool':>8} {'ratio':>6} "
           f"{'peak RSS':>9} {'outputs':>8} {'process':>8}  drift")
     failed = False
     for n in sizes:
-        row = bench(n, extra)
+        row = bench(n, extra, args.diagnosis)
         failed |= not row["ok"]
         print(f"{n:>11,} {row['query_floor']:>10.2f}s {row['pages_floor']:>10.2f}s {row['floors']:>7.2f}s "
               f"{row['tool']:>7.2f}s {row['ratio']:>6.2f} {row['peak_mib']:>6.0f} MiB {row['outputs']:>7.2f}s "

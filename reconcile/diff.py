@@ -64,7 +64,17 @@ def customerio_people(ids, emails, cio_ids, key: str) -> tuple[pd.DataFrame, int
 
 
 def diff_segment(truth_people: pd.DataFrame, membership, key: str) -> SegmentDiff:
-    """Compare a truth frame (indexed by normalised key) with a ``Membership``."""
+    """Compare a truth frame (indexed by normalised key) with a ``Membership``.
+
+    Computed on Arrow columns (:func:`reconcile.columnar.diff_columnar`, no Python object per
+    member); :func:`diff_segment_lists` is the same diff on lists, kept as its reference.
+    """
+    from .columnar import diff_columnar
+    return diff_columnar(truth_people, membership, key)
+
+
+def diff_segment_lists(truth_people: pd.DataFrame, membership, key: str) -> SegmentDiff:
+    """The reference form of :func:`diff_segment`: pandas on Python lists."""
     people, duplicates, keyless = customerio_people(membership.ids, membership.emails, membership.cio_ids, key)
     truth_keys = truth_people.index
     matched = truth_keys.intersection(people.index)

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import DateTime, Integer, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from .columnar import normalize_series, string_index
 from .config import DatabaseConfig, SegmentConfig
 from .errors import ConfigError, DatabaseError
 from .identity import normalizer
@@ -148,8 +150,17 @@ def stream_rows(engine: Engine, sql: str, window: Window, partition_rows: int = 
         with conn.begin() as transaction:
             result = conn.execute(statement, window.parameters(naive))
             columns = list(result.keys())
-            for partition in result.partitions(partition_rows):
-                yield columns, [tuple(row) for row in partition]
+            # The first partition through SQLAlchemy (it holds a prefetched row), the rest as the
+            # driver's own tuples: text() has no result types to process, and a Row per row was
+            # most of the time spent here (1M rows: 1.8 s of 3.2 s).
+            rows = [tuple(row) for row in result.fetchmany(partition_rows)]
+            cursor = result.cursor if len(rows) == partition_rows else None
+            while rows:
+                yield columns, rows
+                rows = cursor.fetchmany(partition_rows) if cursor is not None else []
+                if rows and type(rows[0]) is not tuple:
+                    rows = [tuple(row) for row in rows]
+            result.close()
             transaction.rollback()
 
 
@@ -202,12 +213,12 @@ def _distinct_people(rows: list[tuple], columns: list[str], key_column: str,
                      normalize: Callable[[Any], str | None], truth: TruthSet) -> pd.DataFrame:
     """One partition reduced to distinct, keyed people; rows without a key are counted."""
     frame = pd.DataFrame.from_records(rows, columns=columns)
-    keys = pd.Series([normalize(value) for value in frame[key_column]], dtype=object)
-    has_key = keys.notna().to_numpy()
+    keys = normalize_series(frame[key_column], truth.key)   # Arrow strings, null where there is no key
+    has_key = np.asarray(keys.is_valid(), dtype=bool)
     truth.rows_read += len(frame)
     truth.rows_without_key += int((~has_key).sum())
     frame = frame[has_key]
-    frame.index = pd.Index(keys[has_key].to_list(), dtype=object, name="key")
+    frame.index = string_index(keys.filter(has_key))
     return frame[~frame.index.duplicated(keep="first")]
 
 

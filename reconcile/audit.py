@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from .checks import run_checks, suites_for
+from .completeness import confirm_count
 from .config import Config, SegmentConfig
 from .customerio import CustomerIOClient
 from .diagnose import apply_diagnosis, diagnose_segment
@@ -22,8 +23,7 @@ from .diff import diff_segment
 from .identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
-from .sides import read_both
-from .truth import open_engine
+from .truth import open_engine, run_truth
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,17 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     try:
         started = clock()
         client.ensure_ready(segment.customerio_segment_id)
-        truth, membership, reported = read_both(config, segment, as_of, client, engine, progress, result.seconds)
+        truth = run_truth(engine, segment, config.identity_key, as_of,
+                          on_rows=lambda rows: progress.rows_read(segment, rows))
+        result.seconds["truth"] = truth.seconds
+        api_started = clock()
+        def read_membership():
+            return (client.segment_membership(segment.customerio_segment_id,
+                                              on_page=lambda page, members: progress.page_fetched(segment, page, members)),
+                    client.segment_count(segment.customerio_segment_id))
+        membership, reported = read_membership()
+        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, read_membership)
+        result.seconds["customerio"] = clock() - api_started
         diff_started = clock()
         diff = diff_segment(truth.people, membership, config.identity_key)
         result.seconds["diff"] = clock() - diff_started
@@ -126,10 +136,8 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     _apply_diff(result, diff, segment)
     if diagnosis is not None:
         apply_diagnosis(result, diagnosis, segment, config.diagnosis)
-    if reported != len(membership):
-        result.warnings.append(
-            f"Customer.io's customer_count says {reported:,} but the membership pages held {len(membership):,} "
-            "profiles; membership changed while it was read, or the count lags: re-run to confirm")
+    if reread:
+        result.warnings.append(reread)
     if truth.rows_without_key:
         result.warnings.append(f"{truth.rows_without_key:,} truth rows have no {config.identity_key}: "
                                "those people cannot be matched (identity problem in the shop data)")

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +46,9 @@ SEVERITY_TEXT = {
 }
 
 
+@lru_cache(maxsize=None)
 def _environment() -> Environment:
+    """One environment per process: compiling the templates is most of a small run's time."""
     env = Environment(loader=PackageLoader("reconcile", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)

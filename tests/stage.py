@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from reconcile import audit
-from reconcile.customerio import CustomerIOClient
-from reconcile.sandbox import Workspace
+from reconcile.customerio import CustomerIOClient, RateLimiter
+from reconcile.sandbox import Sandbox, Workspace
 
 KEY = "cio-app-key-Kx7Qw2Zr9Lp4"          # distinctive: searched for in every artefact
 PEOPLE, MISSING, EXTRA = 2_500, 5, 5
@@ -74,14 +74,32 @@ def write_config(folder: Path, *args, **kwargs) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """(shop URL, sandbox) shared by a module's tests; the ``sandbox`` fixture gives each a clean plan."""
+    url = build_shop(tmp_path_factory.mktemp("shop") / "shop.db")
+    with Sandbox(build_workspace(), api_key=KEY, rate_limit=None) as sandbox:
+        yield url, sandbox
+
+
+@pytest.fixture
+def sandbox(stage):
+    """The stage's sandbox with no faults planned and no requests recorded (and none left afterwards)."""
+    stage[1].faults.clear()
+    stage[1].requests.clear()
+    yield stage[1]
+    stage[1].faults.clear()
+
+
 @pytest.fixture
 def fast_retries(monkeypatch):
-    """The audit's client, with waits between retries of at most a few hundredths of a second."""
+    """The audit's client, with waits between retries of at most a few hundredths of a second and no throttle."""
     real = audit.client_for
 
     def quick(config):
         client = real(config)
         client.backoff_base, client.backoff_cap = 0.01, 0.05
+        client.limiter = RateLimiter(1_000)   # throttling has its own tests; here it would only add waiting
         return client
     monkeypatch.setattr(audit, "client_for", quick)
 

@@ -17,32 +17,16 @@ import sys
 import pytest
 
 from reconcile.cli import main
-from reconcile.sandbox import Sandbox
 
 from smtp import free_port, smtp_server
-from stage import (BUILDING, BUYERS, EMPTY, FIRST_THREE, KEY, build_shop, build_workspace, config_text,
-                   fast_retries, segment_line, write_config)  # noqa: F401 (fixtures)
+from stage import (BUILDING, BUYERS, EMPTY, FIRST_THREE, KEY, config_text, fast_retries, sandbox,  # noqa: F401
+                   segment_line, stage, write_config)
 
 DB_PASSWORD = "db-pw-Qm3Tn8Vy"
 SMTP_PASSWORD = "smtp-pw-Hj5Rc2Wd"
 SECRETS = (KEY, DB_PASSWORD, SMTP_PASSWORD)
 pytestmark = [pytest.mark.usefixtures("fast_retries"),
               pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
-
-
-@pytest.fixture(scope="module")
-def stage(tmp_path_factory):
-    """(shop URL, sandbox) shared by the rows; each row plans its own faults."""
-    url = build_shop(tmp_path_factory.mktemp("shop") / "shop.db")
-    with Sandbox(build_workspace(), api_key=KEY, rate_limit=None) as sandbox:
-        yield url, sandbox
-
-
-@pytest.fixture
-def sandbox(stage):
-    stage[1].faults.clear()
-    yield stage[1]
-    stage[1].faults.clear()
 
 
 def run(tmp_path, capsys, caplog, text: str, *extra: str) -> tuple[int, str, str]:
@@ -164,7 +148,7 @@ def test_database_mistakes_are_a_segment_error(row, stage, sandbox, tmp_path, ca
     assert code == 3
     assert re.fullmatch(expected, segment_error(out))
     if row == "SQL that tries to write":
-        assert build_shop and _customers(stage[0]) == 2_500     # the shop is unchanged
+        assert _customers(stage[0]) == 2_500     # the shop is unchanged
 
 
 def _customers(url: str) -> int:

@@ -23,7 +23,8 @@ from .diff import diff_segment
 from .identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
-from .truth import open_engine, run_truth
+from .sides import fetch_membership, read_both
+from .truth import open_engine
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +100,9 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     try:
         started = clock()
         client.ensure_ready(segment.customerio_segment_id)
-        truth = run_truth(engine, segment, config.identity_key, as_of,
-                          on_rows=lambda rows: progress.rows_read(segment, rows))
-        result.seconds["truth"] = truth.seconds
-        api_started = clock()
-        def read_membership():
-            return (client.segment_membership(segment.customerio_segment_id,
-                                              on_page=lambda page, members: progress.page_fetched(segment, page, members)),
-                    client.segment_count(segment.customerio_segment_id))
-        membership, reported = read_membership()
-        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, read_membership)
-        result.seconds["customerio"] = clock() - api_started
+        truth, membership, reported = read_both(config, segment, as_of, client, engine, progress, result.seconds)
+        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, lambda: (
+            fetch_membership(config, segment, client, progress), client.segment_count(segment.customerio_segment_id)))
         diff_started = clock()
         diff = diff_segment(truth.people, membership, config.identity_key)
         result.seconds["diff"] = clock() - diff_started

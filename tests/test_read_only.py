@@ -1,0 +1,69 @@
+"""Read-only by construction, the parts test_truth.py does not cover: the statement timeout
+through a real run, and the diagnosis' lookup query (``lookup_sql``) refused when it writes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from reconcile.cli import main
+from reconcile.config import DatabaseConfig
+from reconcile.diagnose import shop_lookup
+from reconcile.errors import DatabaseError
+from reconcile.truth import open_engine
+
+from stage import config_text, fast_retries, sandbox, stage  # noqa: F401 (fixtures)
+from test_truth import build_shop, customers
+
+AS_OF = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+SLOW = {
+    "postgresql": "SELECT c.id FROM customers c, pg_sleep(5)",
+    "sqlite": ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+               "SELECT c.id FROM customers c JOIN (SELECT max(i) AS m FROM n) ON 1 = 1"),
+}
+
+
+@pytest.mark.usefixtures("fast_retries")
+@pytest.mark.parametrize("dialect", SLOW)
+def test_a_query_past_the_statement_timeout_is_a_segment_error(dialect, request, sandbox, tmp_path, capsys):
+    url = request.getfixturevalue("pg_url" if dialect == "postgresql" else "sqlite_url")
+    build_shop(url)
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(url, sandbox.url, sql=SLOW[dialect], database="statement_timeout_seconds = 1"))
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 3
+    segment = json.loads((tmp_path / "out" / "results.json").read_text())["segments"][0]
+    assert segment["status"] == "error" and segment["truth_count"] is None
+    assert segment["error"].startswith("segment buyers: the truth SQL ran past database.statement_timeout_seconds (")
+    assert segment["error"].endswith("); speed it up or raise the limit") and "\n" not in segment["error"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+LOOKUP_WRITES = {
+    "sqlite": "DELETE FROM customers WHERE id IN :ids OR 1 = 1 RETURNING id",
+    "postgresql": "SELECT wipe_customers() AS id FROM customers WHERE CAST(id AS TEXT) IN :ids",
+    "mysql": "DELETE FROM customers WHERE id IN :ids OR 1 = 1 RETURNING id",
+}
+
+
+def test_a_lookup_query_that_writes_is_refused_and_the_shop_is_unchanged(any_db_url):
+    build_shop(any_db_url)
+    setup = create_engine(any_db_url)
+    if setup.dialect.name == "postgresql":
+        with setup.begin() as conn:
+            conn.exec_driver_sql("CREATE FUNCTION wipe_customers() RETURNS integer AS "
+                                 "$$ DELETE FROM customers; SELECT 1 $$ LANGUAGE sql")
+    engine = open_engine(DatabaseConfig(url=any_db_url))
+    try:
+        with pytest.raises(DatabaseError) as caught:
+            shop_lookup(engine, LOOKUP_WRITES[engine.dialect.name], ["1", "2"], [], AS_OF, 30)
+        message = str(caught.value)
+        assert message.startswith("the diagnosis lookup_sql failed: ") and "\n" not in message
+        assert any(word in message.lower() for word in ("read-only", "read only", "readonly"))
+    finally:
+        engine.dispose()
+    with setup.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(customers)).scalar_one() == 6
+    setup.dispose()

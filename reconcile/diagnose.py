@@ -241,7 +241,8 @@ def classify(person: Person, ctx: Context) -> Verdict:
                                   f"{person.email} has id {_profile_keys(found)[0]}")
             return Verdict.of("profile_missing", "medium",
                               f"Customer.io has no profile with {ctx.key} {person.id if ctx.key == 'id' else person.email}"
-                              + (" nor with this email" if person.email else "") + ": never identified")
+                              + (" nor with this email" if person.email and ctx.key == "id" else "")
+                              + ": never identified")
         if ctx.key == "id" and person.email and person.email in ctx.keyless_emails:
             return Verdict.of("idless_profile", "high",
                               f"an email-only profile with {person.email} is in the segment instead of id {person.id}: "
@@ -257,11 +258,12 @@ def classify(person: Person, ctx: Context) -> Verdict:
         if person.shop is None:
             if person.email_twins:
                 return Verdict.of("duplicate_profile", "high",
-                                  f"{ctx.key} {person.id or person.email} is unknown to the shop; its email "
+                                  f"{ctx.key} {person.id if ctx.key == 'id' else person.email} is unknown to the shop; its email "
                                   f"{person.email} is also {', '.join(person.email_twins[:3])}: a double send")
             if ctx.lookup:
                 return Verdict.of("not_in_shop", "high",
-                                  f"the shop has no customer with {ctx.key} {person.id or person.email}"
+                                  f"the shop has no customer with {ctx.key} "
+                                  f"{person.id if ctx.key == 'id' else person.email}"
                                   + (f" nor with {person.email}" if person.email and ctx.key == "id" else "")
                                   + ": deleted, a test account, or a deletion that never reached Customer.io")
             return Verdict.of("unexplained", "medium", "not in the truth; no lookup_sql is configured to ask the shop")

@@ -182,7 +182,7 @@ email_consent = "email_consent"
 """
 
 
-def scenario_run(url: str, cause: str, extra_config: str = ""):
+def scenario_run(url: str, cause: str, extra_config: str = "", config_text: str = CONFIG):
     rows, people = base()
     more_rows, more_people, expected = SCENARIOS[cause]
     engine = create_engine(url)
@@ -195,7 +195,7 @@ def scenario_run(url: str, cause: str, extra_config: str = ""):
         workspace.add_person(p["cio_id"], p["id"], p["email"], p["attributes"])
     workspace.add_segment(5, "buyers", [p["cio_id"] for p in people + more_people if p["member"]])
     with Sandbox(workspace, api_key="test-key") as sandbox:
-        config = parse_config(CONFIG.format(url=url, base_url=sandbox.url) + extra_config, "config.toml")
+        config = parse_config(config_text.format(url=url, base_url=sandbox.url) + extra_config, "config.toml")
         run = run_audit(config, as_of=AS_OF)
     return run.segments[0], expected
 
@@ -225,27 +225,16 @@ def test_evidence_holds_both_values_and_the_gap(db, request):
     assert row["difference"].startswith("Customer.io is 40.0 days older")
 
 
-def test_window_edge_is_left_out_of_the_tolerance_unless_configured(sqlite_url, tmp_path):
-    segment, _ = scenario_run(sqlite_url, "window_edge", "")
-    # 1 of 4 differs: 25 %; without the window-edge person 0 %
+def test_window_edge_is_left_out_of_the_tolerance_unless_configured(sqlite_url, pg_url):
+    strict = CONFIG.replace("tolerance = 0.5", "tolerance = 0.1")
+    segment, _ = scenario_run(sqlite_url, "window_edge", config_text=strict)
+    # 1 of 4 differs: 25 % (the contract's mismatch_rate, unchanged); without the window-edge person 0 %
     assert segment.mismatch_rate == 0.25 and segment.mismatch_rate_excluding_window_edge == 0.0
     assert segment.window_edge_people == 1 and segment.verdict_rate == "mismatch_rate_excluding_window_edge"
-    strict = CONFIG.replace("tolerance = 0.5", "tolerance = 0.1").replace(
-        "[diagnosis]", "[diagnosis]\nwindow_edge_counts = true")
-    rows, people = base()
-    engine = create_engine(f"sqlite:///{tmp_path / 'strict.db'}")
-    customers.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(customers.insert(), rows + SCENARIOS["window_edge"][0])
-    workspace = Workspace()
-    for p in people + SCENARIOS["window_edge"][1]:
-        workspace.add_person(p["cio_id"], p["id"], p["email"], p["attributes"])
-    workspace.add_segment(5, "buyers", [p["cio_id"] for p in people])
-    with Sandbox(workspace, api_key="test-key") as sandbox:
-        counted = parse_config(strict.format(url=f"sqlite:///{tmp_path / 'strict.db'}", base_url=sandbox.url))
-        assert run_audit(counted, as_of=AS_OF).segments[0].status == "fail"
-        relaxed = replace(counted, diagnosis=replace(counted.diagnosis, window_edge_counts=False))
-        assert run_audit(relaxed, as_of=AS_OF).segments[0].status == "pass"
+    assert segment.status == "pass"
+    counted = strict.replace("[diagnosis]", "[diagnosis]\nwindow_edge_counts = true")
+    segment, _ = scenario_run(pg_url, "window_edge", config_text=counted)
+    assert segment.verdict_rate == "mismatch_rate" and segment.status == "fail"
 
 
 # ---------------------------------------------------------------------- the rate limit and the sample
@@ -284,3 +273,44 @@ def test_sample_positions_are_spread_evenly():
     assert len(set(picked)) == 2000 and picked[0] == 0 and picked[-1] >= 2495
     gaps = {b - a for a, b in zip(picked, picked[1:])}
     assert gaps <= {1, 2}
+
+
+# ---------------------------------------------------------------------- other workspaces, failures
+
+
+@pytest.mark.parametrize("cause, evidence", [
+    ("profile_missing", r"no profile with email ten@shop.test: never identified"),
+    ("not_in_shop", r"no customer with email gone@shop.test"),
+    ("consent_mismatch", r"Customer.io would message someone who withdrew consent"),
+])
+def test_an_email_workspace_is_diagnosed_by_email(cause, evidence, sqlite_url):
+    by_email = CONFIG.replace("max_retries = 1", 'max_retries = 1\n[identity]\nkey = "email"')
+    segment, _ = scenario_run(sqlite_url, cause, config_text=by_email)
+    [row] = segment.discrepancies.to_dict("records")
+    assert row["cause"] == cause and re.search(evidence, row["evidence"]), row["evidence"]
+
+
+def test_a_globally_unsubscribed_profile_is_not_critical(sqlite_url):
+    from reconcile.diagnose import Context, Person, classify
+    segment = parse_config(CONFIG.format(url=sqlite_url, base_url="http://127.0.0.1:1"), "config.toml").segments[0]
+    ctx = Context(segment=segment, key="id", as_of=AS_OF, grace=3600, lookup=True)
+    shop = {"id": 10, "email": "ten@shop.test", "email_consent": False, "last_order_at": RECENT}
+    for unsubscribed, severity in ((False, "critical"), (True, "high")):
+        person = Person("extra_in_customerio", "10", "ten@shop.test", "c10", shop,
+                        {"attributes": profile(RECENT)["attributes"], "unsubscribed": unsubscribed})
+        verdict = classify(person, ctx)
+        assert (verdict.cause, verdict.severity) == ("consent_mismatch", severity)
+
+
+def test_a_failing_lookup_leaves_the_comparison_standing(sqlite_url):
+    broken = CONFIG.replace("FROM customers\nWHERE CAST", "FROM no_such_table\nWHERE CAST")
+    segment, _ = scenario_run(sqlite_url, "not_in_shop", config_text=broken)
+    assert segment.status == "pass" and segment.extra_in_customerio == 1 and segment.causes is None
+    assert any(w.startswith("the diagnosis could not run: the diagnosis lookup_sql failed") for w in segment.warnings)
+
+
+def test_diagnosis_can_be_turned_off(sqlite_url):
+    off = CONFIG.replace("[diagnosis]", "[diagnosis]\nenabled = false")
+    segment, _ = scenario_run(sqlite_url, "profile_missing", config_text=off)
+    assert segment.causes is None and "causes" not in segment.to_dict()
+    assert list(segment.discrepancies.columns) == ["segment", "side", "id", "email", "cio_id"]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .config import EmailConfig
 from .errors import DeliveryError
-from .report import body_size, render_email_body
+from .report import body_size, render_email_body, render_html
 from .results import PASS, RunResult
 from .summary import format_percent, verdict_line
 
@@ -78,6 +78,16 @@ def attachments(folder: Path, limit: int = ATTACHMENTS_LIMIT) -> tuple[list[tupl
     return found, notes
 
 
+def masked_attachments(run: RunResult, folder: Path, history=None) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """With ``email.mask_emails`` no attachment carries a customer's address: the report is attached
+    rendered with masked emails, and discrepancies.csv (a column of addresses) stays on disk."""
+    content, name, kind = render_html(run, history, mask=True).encode("utf-8"), "report.html", "text/html"
+    if len(content) > COMPRESS_ABOVE:
+        content, name, kind = gzip.compress(content, mtime=0), name + ".gz", "application/gzip"
+    return [(name, content, kind)], [f"Customers' emails are masked (email.mask_emails), so discrepancies.csv is not "
+                                     f"attached: the full files are in {folder} on the machine that ran the audit."]
+
+
 def text_body(run: RunResult, folder: Path) -> str:
     """The plain-text alternative: the verdict and one line per segment."""
     lines = [verdict_line(run), f"as of {run.as_of:%Y-%m-%d %H:%M} UTC", ""]
@@ -94,7 +104,7 @@ def text_body(run: RunResult, folder: Path) -> str:
 
 def build_message(run: RunResult, folder: Path, settings: EmailConfig, history=None) -> tuple[EmailMessage, int]:
     """The message for a written report and the size of its HTML body in bytes."""
-    files, notes = attachments(folder)
+    files, notes = masked_attachments(run, folder, history) if settings.mask_emails else attachments(folder)
     html, _ = render_email_body(run, history, mask=settings.mask_emails, notes=notes)
     message = EmailMessage()
     message["Subject"] = subject(run, settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import re
 
 import pytest
 
@@ -65,7 +64,7 @@ def test_large_attachments_travel_gzipped(tmp_path):
     folder = write_outputs(run, tmp_path / "run")
     assert (folder / "discrepancies.csv").stat().st_size > COMPRESS_ABOVE
     with smtp_server() as (mailbox, port):
-        send_report(run, folder, settings(port, mask_emails=True))
+        send_report(run, folder, settings(port))   # (mask_emails keeps discrepancies.csv home: test_no_leaks.py)
     message = mailbox.messages[0].message
     parts = {part.get_filename(): part for part in message.iter_attachments()}
     assert set(parts) == {"report.html", "discrepancies.csv.gz"}
@@ -73,7 +72,6 @@ def test_large_attachments_travel_gzipped(tmp_path):
     assert gzip.decompress(parts["discrepancies.csv.gz"].get_content()) == (folder / "discrepancies.csv").read_bytes()
     html = message.get_body(preferencelist=("html",)).get_content()
     assert len(html.encode("utf-8")) <= EMAIL_BODY_LIMIT
-    assert not re.search(r"customer\.\d+@example\.com", html)         # masked in the body
 
 
 def test_login_with_the_password_from_the_environment(written, monkeypatch):

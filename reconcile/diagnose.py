@@ -399,8 +399,8 @@ def diagnose_segment(diff, truth_people: pd.DataFrame, membership, segment: Segm
             email = normalize_email(email)
             if email:
                 email_owner.setdefault(email, person_id)
-    member_emails = members.dropna(subset=["email"]).groupby("email")
-    shared = {email: group for email, group in member_emails if len(group) > 1}
+    twinned = members[members["email"].notna() & members["email"].duplicated(keep=False)]
+    shared = {email: group for email, group in twinned.groupby("email")}   # only emails held twice or more
     for p in people:
         found = by_id.get(p.id) if key == "id" else by_email.get(p.email)
         if p.side == "missing_in_customerio":

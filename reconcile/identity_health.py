@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .identity import normalize_email, normalize_id
+from .identity import normalize_email
 
 MEASURES = ("duplicate_emails", "idless_profiles", "case_or_blank_ids", "conflicting_identity")
 
@@ -46,12 +46,10 @@ def identity_people(members: pd.DataFrame, truth_keys, key: str, shop_email_owne
             clash = folded.duplicated(keep=False)
             found["case_or_blank_ids"] = set(ids[clash])
     if shop_email_owner:
-        known = set(shop_email_owner.values())
-        for tag, member_id, email in zip(label, members["id"], members["email"]):
-            member_id = normalize_id(member_id)
-            owner = shop_email_owner.get(email) if email else None
-            if owner is not None and member_id is not None and member_id in known and owner != member_id:
-                found["conflicting_identity"].add(tag)
+        known, owner_of = set(shop_email_owner.values()), shop_email_owner.get
+        found["conflicting_identity"] = {
+            tag for tag, member_id, email in zip(label.tolist(), members["id"].tolist(), members["email"].tolist())
+            if email and member_id in known and owner_of(email, member_id) != member_id}
     return found
 
 

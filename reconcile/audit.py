@@ -19,11 +19,10 @@ from .completeness import confirm_count
 from .config import Config, SegmentConfig
 from .customerio import CustomerIOClient
 from .diagnose import apply_diagnosis, diagnose_segment
-from .diff import diff_segment
 from .identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
-from .sides import fetch_membership, read_both
+from .sides import diff_sides, fetch_membership, read_both
 from .truth import open_engine
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
         membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, lambda: (
             fetch_membership(config, segment, client, progress), client.segment_count(segment.customerio_segment_id)))
         diff_started = clock()
-        diff = diff_segment(truth.people, membership, config.identity_key)
+        truth, diff = diff_sides(config, segment, as_of, engine, truth, membership)
         result.seconds["diff"] = clock() - diff_started
         diagnosis = None
         if config.diagnosis.enabled:

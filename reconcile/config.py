@@ -37,6 +37,8 @@ from .errors import ConfigError
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_REQUESTS_PER_SECOND = 10.0  # Customer.io's documented App API limit
+DIFF_MODES = ("memory", "database")
+MEMBERSHIP_MODES = ("pages", "export", "auto")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class CustomerIOConfig:
     timeout_seconds: float = 30.0
     max_retries: int = 5
     requests_per_second: float = MAX_REQUESTS_PER_SECOND
+    membership: str = "pages"        # "pages", "export" (Exports API) or "auto" (export above export_above)
+    export_above: int = 1_000_000    # with "auto": segments whose customer_count exceeds this are exported
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class SegmentConfig:
     compare: tuple[tuple[str, str], ...] = ()    # [segments.compare]: truth column -> Customer.io attribute
     window_column: str | None = None             # the truth column holding the qualifying timestamp
     lookup_sql: str | None = None                # the shop lookup for extra people (else diagnosis.lookup_sql)
+    diff: str | None = None                      # "memory" or "database"; None: the config's top-level diff
+    membership: str | None = None                # "pages", "export" or "auto"; None: customerio.membership
 
     @property
     def label(self) -> str:
@@ -151,6 +157,13 @@ class Config:
     email: EmailConfig | None = None
     checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
     diagnosis: DiagnosisConfig = DiagnosisConfig()
+    diff: str = "memory"                 # top-level ``diff``: "memory", or "database" (pushdown, README "Scale")
+
+    def diff_for(self, segment: SegmentConfig) -> str:
+        return segment.diff or self.diff
+
+    def membership_for(self, segment: SegmentConfig) -> str:
+        return segment.membership or self.customerio.membership
 
     def segment(self, name: str) -> SegmentConfig:
         for segment in self.segments:
@@ -295,9 +308,12 @@ def _customerio(file: Path, table: Any) -> CustomerIOConfig:
     rate = section.get("requests_per_second", _number, MAX_REQUESTS_PER_SECOND)
     if not 0 < rate <= MAX_REQUESTS_PER_SECOND:
         section.fail(f"must be above 0 and at most {MAX_REQUESTS_PER_SECOND:g} (the App API limit)", "requests_per_second")
+    membership = section.get("membership", _one_of(*MEMBERSHIP_MODES), "pages")
+    export_above = section.get("export_above", _positive_integer, 1_000_000)
     section.finish()
     return CustomerIOConfig(app_api_key=key, region=region, base_url=base_url.rstrip("/") if base_url else None,
-                            timeout_seconds=timeout or 30.0, max_retries=retries, requests_per_second=rate)
+                            timeout_seconds=timeout or 30.0, max_retries=retries, requests_per_second=rate,
+                            membership=membership, export_above=export_above)
 
 
 def _identity(file: Path, table: Any) -> str:
@@ -322,6 +338,8 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
         compare=section.get("compare", _compare, ()),
         window_column=section.get("window_column", _nonempty, None),
         lookup_sql=section.get("lookup_sql", _nonempty, None),
+        diff=section.get("diff", _one_of(*DIFF_MODES), None),
+        membership=section.get("membership", _one_of(*MEMBERSHIP_MODES), None),
     )
     if segment.tolerance > 1:
         section.fail(f"is a share between 0 and 1, got {segment.tolerance:g}", "tolerance")
@@ -434,6 +452,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     email = root.get("email", lambda s, k, v: _email(file, v), None)
     checks = root.get("checks", lambda s, k, v: _checks(file, v), None)
     diagnosis = root.get("diagnosis", lambda s, k, v: _diagnosis(file, v), DiagnosisConfig())
+    diff = root.get("diff", _one_of(*DIFF_MODES), "memory")
     raw_segments = root.get("segments", lambda s, k, v: v)
     root.finish()
     if not isinstance(raw_segments, list) or not raw_segments:
@@ -447,7 +466,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
         seen[segment.name] = i
     return Config(path=file, database=database, customerio=customerio,
                   identity_key=identity_key, segments=segments, history=history, email=email,
-                  checks=checks, diagnosis=diagnosis)
+                  checks=checks, diagnosis=diagnosis, diff=diff)
 
 
 def load_config(path: str | Path) -> Config:

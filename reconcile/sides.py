@@ -13,33 +13,35 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .columnar import ColumnarMembership
+from .diff import diff_segment
 from .truth import run_truth
 
 
 def read_both(config, segment, as_of: datetime, client, engine, progress,
-              seconds: dict[str, float], truth_reader: Callable[[], Any] | None = None):
+              seconds: dict[str, float]):
     """``(truth, membership, reported_count)`` with the truth query overlapping the API calls.
 
-    ``truth_reader`` replaces :func:`run_truth` (the pushdown diff reads no truth set up front).
+    With ``diff = "database"`` the truth is None here: :func:`diff_sides` reads it in the database.
     """
     clock = time.perf_counter
     box: dict[str, Any] = {}
 
     def read_truth() -> None:
         try:
-            if truth_reader is not None:
-                box["truth"] = truth_reader()
-            else:
-                box["truth"] = run_truth(engine, segment, config.identity_key, as_of,
-                                         on_rows=lambda rows: progress.rows_read(segment, rows))
+            box["truth"] = run_truth(engine, segment, config.identity_key, as_of,
+                                     on_rows=lambda rows: progress.rows_read(segment, rows))
         except BaseException as exc:   # re-raised in the caller's thread
             box["error"] = exc
 
+    pushdown = diff_mode(config, segment) == "database"
     thread = threading.Thread(target=read_truth, name=f"truth:{segment.name}", daemon=True)
-    thread.start()
+    if pushdown:   # the truth is read with the diff, once the members are staged (diff_sides)
+        box["truth"] = None
+    else:
+        thread.start()
     api_error: BaseException | None = None
     membership = reported = None
     api_started = clock()
@@ -49,7 +51,8 @@ def read_both(config, segment, as_of: datetime, client, engine, progress,
     except BaseException as exc:
         api_error = exc
     seconds["customerio"] = clock() - api_started
-    thread.join()
+    if not pushdown:
+        thread.join()
     if "error" in box:
         raise box["error"]
     if api_error is not None:
@@ -59,6 +62,19 @@ def read_both(config, segment, as_of: datetime, client, engine, progress,
     return truth, membership, reported
 
 
+def diff_sides(config, segment, as_of: datetime, engine, truth, membership):
+    """``(truth, diff)``: in memory, or in the shop database when the segment's diff is "database"."""
+    if diff_mode(config, segment) == "database":
+        from .pushdown import pushdown_diff
+        return pushdown_diff(engine, segment, config.identity_key, as_of, membership)
+    return truth, diff_segment(truth.people, membership, config.identity_key)
+
+
+def diff_mode(config, segment) -> str:
+    """The segment's ``diff``, else the config's, else "memory"."""
+    return getattr(segment, "diff", None) or getattr(config, "diff", None) or "memory"
+
+
 def fetch_membership(config, segment, client, progress):
     """The segment's members, page by page, as Arrow chunks."""
     return client.segment_membership(
@@ -66,4 +82,4 @@ def fetch_membership(config, segment, client, progress):
         on_page=lambda page, members: progress.page_fetched(segment, page, members))
 
 
-__all__ = ["read_both", "fetch_membership"]
+__all__ = ["read_both", "diff_sides", "fetch_membership"]

@@ -17,6 +17,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
@@ -182,7 +183,7 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
     window = Window.ending(as_of, segment.window_days)
     frames: list[pd.DataFrame] = []
     truth = TruthSet(key=key, people=pd.DataFrame())
-    try:
+    with truth_errors(segment, engine):
         for columns, rows in stream_rows(engine, segment.sql, window, partition_rows):
             key_column = _key_column(columns, key)
             if key_column is None:
@@ -193,6 +194,22 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
             frames.append(_distinct_people(rows, columns, key_column, normalize, truth))
             if on_rows:
                 on_rows(truth.rows_read)
+    if frames:
+        people = pd.concat(frames)
+        frames.clear()                                   # the partitions, freed before the dedupe
+        repeated = people.index.duplicated(keep="first")
+        truth.people = people[~repeated] if repeated.any() else people   # no copy when people are unique
+    else:
+        truth.people = pd.DataFrame(columns=truth.columns, index=pd.Index([], dtype=object, name="key"))
+    truth.seconds = time.perf_counter() - started
+    return truth
+
+
+@contextmanager
+def truth_errors(segment: SegmentConfig, engine: Engine) -> Iterator[None]:
+    """Driver and SQLAlchemy errors around a segment's SQL as one-line Config/DatabaseErrors."""
+    try:
+        yield
     except ConfigError as exc:
         raise ConfigError(f"segments.{segment.name}.sql: {exc}") from None
     except DBAPIError as exc:
@@ -200,13 +217,6 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
     except SQLAlchemyError as exc:
         raise DatabaseError(f"segment {segment.name}: the truth SQL failed ({exc.__class__.__name__}); "
                             "check it against the database") from None
-    if frames:
-        people = pd.concat(frames)
-        truth.people = people[~people.index.duplicated(keep="first")]
-    else:
-        truth.people = pd.DataFrame(columns=truth.columns, index=pd.Index([], dtype=object, name="key"))
-    truth.seconds = time.perf_counter() - started
-    return truth
 
 
 def _distinct_people(rows: list[tuple], columns: list[str], key_column: str,

@@ -350,7 +350,8 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
     partial.mkdir(mode=0o700)
     try:
         (partial / "results.json").write_text(results_json(run, history.key if history is not None else None))
-        neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False)
+        # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, never read as a new row
+        neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False, lineterminator="\r\n")
         (partial / "report.html").write_text(render_html(run, context), encoding="utf-8")
         for name, content in (extra_files or {}).items():
             (partial / name).write_text(content, encoding="utf-8")

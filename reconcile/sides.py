@@ -17,6 +17,7 @@ from typing import Any
 
 from .columnar import ColumnarMembership
 from .diff import diff_segment
+from .exports import export_membership, wants_export
 from .truth import run_truth
 
 
@@ -76,7 +77,9 @@ def diff_mode(config, segment) -> str:
 
 
 def fetch_membership(config, segment, client, progress):
-    """The segment's members, page by page, as Arrow chunks."""
+    """The segment's members as Arrow chunks: page by page, or from one export (``membership``)."""
+    if wants_export(config, segment, client):
+        return export_membership(client, segment.customerio_segment_id)
     return client.segment_membership(
         segment.customerio_segment_id, membership=ColumnarMembership(segment.customerio_segment_id),
         on_page=lambda page, members: progress.page_fetched(segment, page, members))

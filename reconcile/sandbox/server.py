@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .exports import FILES, Exports
 from .workspace import ID_TYPES, Workspace
 
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 30_000
@@ -220,6 +221,7 @@ class Endpoints:
     def __init__(self, workspace: Workspace, faults: FaultPlan, end_of_pages: str):
         self.workspace, self.faults, self.end_of_pages = workspace, faults, end_of_pages
         self.tokens = PageTokens()
+        self.exports = Exports(workspace)        # its base_url is set by the Sandbox once it listens
         self.routes: list[tuple[str, re.Pattern, Callable[[Request, re.Match], Reply]]] = [
             ("GET", re.compile(r"/v1/segments"), self.list_segments),
             ("GET", re.compile(r"/v1/segments/(\d+)"), self.get_segment),
@@ -229,6 +231,9 @@ class Endpoints:
             ("POST", re.compile(r"/v1/customers/attributes"), self.attributes_batch),
             ("GET", re.compile(r"/v1/customers/([^/]+)/attributes"), self.person_attributes),
             ("GET", re.compile(r"/v1/customers/([^/]+)/segments"), self.person_segments),
+            ("POST", re.compile(r"/v1/exports/customers"), lambda r, m: json_reply(*self.exports.create(r.body))),
+            ("GET", re.compile(r"/v1/exports/(\d+)"), lambda r, m: json_reply(*self.exports.show(int(m[1])))),
+            ("GET", re.compile(r"/v1/exports/(\d+)/download"), lambda r, m: json_reply(*self.exports.download(int(m[1])))),
         ]
 
     def answer(self, request: Request) -> Reply:
@@ -519,6 +524,7 @@ class Sandbox:
         self.rate_limit, self.retry_after = rate_limit, retry_after
         self.faults = FaultPlan()
         self.endpoints = Endpoints(workspace, self.faults, end_of_pages)
+        self.endpoints.exports.base_url = lambda: self.url
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
@@ -601,6 +607,9 @@ class Sandbox:
         fault = faults.take("non_json", path)
         if fault:
             return non_json_reply(fault)
+        file = FILES.fullmatch(path)
+        if file:          # the export file host: a signed link is its own credential, no bearer key
+            return Reply(*self.endpoints.exports.file(file[1], request.authorization))
         if not hmac.compare_digest(request.authorization.encode(), f"Bearer {self.api_key}".encode()):
             return error_reply(401, UNAUTHORIZED)
         reply = self.endpoints.answer(request)

@@ -1,0 +1,208 @@
+"""A segment's membership through the App API's Exports, for segments too big to page.
+
+``POST /v1/exports/customers`` with the segment filter, poll ``GET /v1/exports/{id}`` with
+backoff until ``status`` is ``done`` (``total`` stays 0 until then) or ``failed``, then
+``GET /v1/exports/{id}/download`` for a signed link that expires after 15 minutes, and fetch
+the file from that link. Per ``customerio-app-api.md`` §3:
+
+* **The key stays home.** The file is fetched with a bare request that carries no
+  ``Authorization`` header and follows no redirect with it: the signed link is its own
+  credential, and the host is not Customer.io's API.
+* **An expired link is asked for again once**; a second failure is an error that says what to do.
+* **The file format is UNCONFIRMED**, so every plausible form is read: CSV (comma, with a header
+  naming ``id``/``email``/``cio_id`` in any case; ``customer_id`` is read as ``id``), gzipped or
+  not, JSON Lines, or a JSON array of objects. Other columns (requested attributes) are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import tempfile
+from typing import Any, Callable
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import requests
+
+from .columnar import MEMBER, ColumnarMembership, _clean
+from .errors import CustomerIOError
+
+ALIASES = {"id": ("id", "customer_id"), "email": ("email", "email_address"), "cio_id": ("cio_id", "cioid")}
+FIRST_POLL, POLL_CAP = 1.0, 30.0
+
+
+class ExportFailed(CustomerIOError):
+    """Customer.io marked the export failed, or it never finished within the wait."""
+
+
+def export_membership(client, segment_id: int, *, max_wait: float = 3600.0,
+                      on_status: Callable[[dict], None] | None = None) -> ColumnarMembership:
+    """Every member of the segment from one customers export (create, poll, download, parse)."""
+    segment_id = int(segment_id)
+    body = client._call("POST", "/v1/exports/customers", json={"filters": {"and": [{"segment": {"id": segment_id}}]}},
+                        segment_id=segment_id)
+    export = _export(client, body, "POST /v1/exports/customers")
+    export = _wait(client, export, max_wait, on_status)
+    data = _download(client, export["id"])
+    membership = parse_export(data, segment_id)
+    membership.pages = 1
+    total = export.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total and total != len(membership):
+        raise client._error(CustomerIOError, (
+            f"Customer.io's export {export['id']} of segment {segment_id} says total {total:,} but its file holds "
+            f"{len(membership):,} people; the file may be cut short: re-run, or use membership = \"pages\""))
+    return membership
+
+
+def _export(client, body: Any, where: str) -> dict:
+    export = (body or {}).get("export") if isinstance(body, dict) else None
+    if not isinstance(export, dict) or export.get("id") is None:
+        raise client._error(CustomerIOError, client._unreadable(*where.split(" ", 1), "no export object with an id"))
+    return export
+
+
+def _wait(client, export: dict, max_wait: float, on_status) -> dict:
+    """Poll until done; ExportFailed when failed or when ``max_wait`` seconds pass."""
+    waited, pause = 0.0, FIRST_POLL
+    path = f"/v1/exports/{export['id']}"
+    while True:
+        status = str(export.get("status") or "").lower()
+        if on_status is not None:
+            on_status(export)
+        if export.get("failed") is True or status == "failed":
+            raise client._error(ExportFailed, (
+                f"Customer.io's export {export['id']} failed (status \"failed\"); it will never be downloadable: "
+                "re-run to start a new export, or set membership = \"pages\" for this segment"))
+        if status == "done":
+            return export
+        if waited >= max_wait:
+            raise client._error(ExportFailed, (
+                f"Customer.io's export {export['id']} was still \"{status or 'unknown'}\" after {waited:.0f} s; "
+                "re-run later, or set membership = \"pages\" for this segment"))
+        client._sleep(pause)
+        waited += pause
+        pause = min(POLL_CAP, pause * 2)
+        export = _export(client, client._call("GET", path), f"GET {path}")
+
+
+def _download(client, export_id: Any) -> bytes:
+    """The file's bytes from a fresh signed link; an expired or refused link is asked for once more."""
+    path = f"/v1/exports/{export_id}/download"
+    last = ""
+    for attempt in range(2):
+        url = (client._call("GET", path) or {}).get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise client._error(CustomerIOError, client._unreadable("GET", path, "no download url"))
+        try:
+            # A bare request: no session (so no Authorization header), no redirects followed.
+            response = requests.get(url, timeout=client.timeout, stream=True, allow_redirects=False,
+                                    headers={"User-Agent": "reconcile"})
+        except requests.RequestException as exc:
+            last = f"the download failed ({exc.__class__.__name__})"
+            continue
+        with response:
+            if response.status_code == 200:
+                return _read_body(response)
+            last = f"the download link answered {response.status_code}" + (
+                " (expired)" if response.status_code in (400, 403) else "")
+    raise client._error(CustomerIOError, (
+        f"Customer.io's export {export_id} could not be downloaded: {last}, twice, with a fresh link each time; "
+        "re-run, and check that this machine may reach the export's storage host"))
+
+
+def _read_body(response: requests.Response) -> bytes:
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+        shutil.copyfileobj(response.raw, spool, 1 << 20)
+        spool.seek(0)
+        data = spool.read()
+    if response.headers.get("Content-Encoding", "").lower() == "gzip" and data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data
+
+
+# ---------------------------------------------------------------------- the file
+
+
+def parse_export(data: bytes, segment_id: int = 0) -> ColumnarMembership:
+    """Members from an export file in any of the plausible forms (see the module docstring)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    membership = ColumnarMembership(segment_id)
+    start = data.lstrip()[:1]
+    if start in (b"{", b"["):
+        _add_rows(membership, _json_rows(data))
+    elif data.strip():
+        membership._chunks.append(_csv_chunk(data))
+        membership._count = len(membership._chunks[-1])
+    return membership
+
+
+def _json_rows(data: bytes) -> list[dict]:
+    text = data.decode("utf-8-sig")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        rows = json.loads(stripped)
+    else:
+        try:
+            whole = json.loads(stripped)
+            rows = whole if isinstance(whole, list) else [whole]
+        except ValueError:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if len(rows) == 1 and isinstance(rows[0], dict):   # {"customers": [...]} or similar wrappers
+        inner = [value for value in rows[0].values() if isinstance(value, list)]
+        if inner and not any(name in rows[0] for names in ALIASES.values() for name in names):
+            rows = inner[0]
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def _add_rows(membership: ColumnarMembership, rows: list[dict]) -> None:
+    items = []
+    for row in rows:
+        lowered = {str(k).lower(): v for k, v in row.items()}
+        item = {}
+        for name, aliases in ALIASES.items():
+            value = next((lowered[a] for a in aliases if a in lowered), None)
+            item[name] = None if value is None else str(value)
+        items.append(item)
+    membership.add_page({"identifiers": items})
+
+
+def _csv_chunk(data: bytes) -> pa.StructArray:
+    header = next(iter(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")), "")
+    names = next(csv.reader([header]), [])
+    lowered = [name.strip().lower() for name in names]
+    picked = {}
+    for field, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in lowered:
+                picked[field] = names[lowered.index(alias)]
+                break
+    if not picked:
+        raise CustomerIOError(f"the export file has no id, email or cio_id column (it has {', '.join(names[:10])}); "
+                              "the export format may have changed: please report it")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    table = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
+        include_columns=list(picked.values()), column_types={column: pa.string() for column in picked.values()},
+        strings_can_be_null=False, quoted_strings_can_be_null=False))
+    length = table.num_rows
+    columns = [table.column(picked[field]).combine_chunks() if field in picked else pa.nulls(length, pa.string())
+               for field in ("id", "email", "cio_id")]
+    return _clean(pa.StructArray.from_arrays(columns, fields=list(MEMBER)))
+
+
+def wants_export(config, segment, client) -> bool:
+    """Whether this segment's membership comes from an export (``membership`` and ``export_above``)."""
+    mode = config.membership_for(segment) if hasattr(config, "membership_for") else "pages"
+    if mode == "export":
+        return True
+    if mode == "auto":
+        return client.segment_count(segment.customerio_segment_id) > config.customerio.export_above
+    return False
+
+
+__all__ = ["export_membership", "parse_export", "wants_export", "ExportFailed"]

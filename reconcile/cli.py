@@ -22,6 +22,7 @@ from . import __version__
 from .errors import CompareError, ConfigError, DeliveryError, ReconcileError, UsageError
 from .checks.model import checks_verdict, summary_lines
 from .results import ERROR, FAIL, RunResult
+from .summary import worst
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_COULD_NOT_COMPARE, EXIT_DELIVERY = 0, 1, 2, 3, 4
 
@@ -122,11 +123,18 @@ def print_summary(run: RunResult, out: Path | None, stream=None) -> None:
         rate = "n/a" if s.mismatch_rate is None else f"{s.mismatch_rate * 100:.1f} %"
         print(f"{s.name:<{width}}  {s.status.upper():<6}  {s.truth_count:>9,} {s.customerio_count:>9,} "
               f"{s.missing_in_customerio:>8,} {s.extra_in_customerio:>8,} {rate:>9}", file=stream)
+        if s.causes:   # the diagnosis: worst first
+            print(f"{'':<{width}}  causes: " + ", ".join(f"{c} {v['count']:,} ({v['severity']})"
+                                                        for c, v in s.causes.items()), file=stream)
         for warning in s.warnings:
             print(f"{'':<{width}}  warning: {warning}", file=stream)
     for line in summary_lines(run.checks):
         print(line, file=stream)
     verdict = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[run.status]
+    severity = worst(s.worst_severity for s in run.segments)   # the diagnosis' worst, just above the verdict
+    if severity:
+        print(f"worst problem: {severity}: " + ", ".join(sorted({c for s in run.segments for c, v in (s.causes or {}).items()
+                                                                 if v["severity"] == severity})), file=stream)
     where = f"; report: {out / 'report.html'}" if out else ""
     print(f"{verdict}: {run.count('fail')} failed, {run.count('error')} could not be compared, "
           f"{run.count('pass')} passed{checks_verdict(run.checks)}{where}", file=stream)

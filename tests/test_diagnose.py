@@ -314,3 +314,15 @@ def test_diagnosis_can_be_turned_off(sqlite_url):
     segment, _ = scenario_run(sqlite_url, "profile_missing", config_text=off)
     assert segment.causes is None and "causes" not in segment.to_dict()
     assert list(segment.discrepancies.columns) == ["segment", "side", "id", "email", "cio_id"]
+
+
+def test_the_terminal_summary_shows_causes_and_the_worst_problem(demo_run):
+    import io
+
+    from reconcile.cli import print_summary
+    _, run, _, _, _ = demo_run
+    stream = io.StringIO()
+    print_summary(run, None, stream)
+    lines = stream.getvalue().splitlines()
+    assert "causes: consent_mismatch 2 (critical), timestamp_unit 9 (medium)" in lines[2]
+    assert lines[-2] == "worst problem: critical: consent_mismatch" and lines[-1].startswith("FAIL: 5 failed")

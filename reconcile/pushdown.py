@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from .columnar import membership_table, normalize_keys, string_index
 from .config import SegmentConfig
 from .diff import SegmentDiff, _truth_rows
@@ -73,28 +74,17 @@ def _stage(conn, dialect: str, table: str, keys: pa.Array, members: pa.Table) ->
         "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
     create = (f"CREATE TEMPORARY TABLE {table} (pos BIGINT NOT NULL, k {text_type}, "
               f"id {text_type}, email {text_type}, cio_id {text_type})")
-    columns = [pa.array(np.arange(len(keys), dtype=np.int64)), keys, *(members.column(n) for n in ("id", "email", "cio_id"))]
+    staged = pa.table({"pos": pa.array(np.arange(len(keys), dtype=np.int64)), "k": keys,
+                       **{name: members.column(name) for name in ("id", "email", "cio_id")}})
+    distinct = pa.table({"k": pc.unique(keys.filter(pc.is_valid(keys)))})
     cursor = raw.cursor()
     try:
         cursor.execute(create)
-        if dialect == "postgresql":
-            with cursor.copy(f"COPY {table} (pos, k, id, email, cio_id) FROM STDIN") as copy:
-                for start in range(0, len(keys), BATCH):
-                    for row in zip(*(column[start:start + BATCH].to_pylist() for column in columns)):
-                        copy.write_row(row)
-        else:
-            marks = ", ".join(["%s" if dialect != "sqlite" else "?"] * 5)
-            for start in range(0, len(keys), BATCH):
-                cursor.executemany(f"INSERT INTO {table} (pos, k, id, email, cio_id) VALUES ({marks})",
-                                   list(zip(*(column[start:start + BATCH].to_pylist() for column in columns))))
+        _load(cursor, dialect, table, staged)
         cursor.execute(f"CREATE INDEX {table}_k ON {table} (k)")
         # the distinct Customer.io keys, and an empty table the truth's keys are read into
         cursor.execute(f"CREATE TEMPORARY TABLE {table}_d (k {text_type} PRIMARY KEY)")
-        distinct = pc.unique(keys.filter(pc.is_valid(keys)))
-        rows = [(value,) for value in distinct.to_pylist()]
-        mark = "?" if dialect == "sqlite" else "%s"
-        for start in range(0, len(rows), BATCH):
-            cursor.executemany(f"INSERT INTO {table}_d (k) VALUES ({mark})", rows[start:start + BATCH])
+        _load(cursor, dialect, f"{table}_d", distinct)
         cursor.execute(f"CREATE TEMPORARY TABLE {table}_t (k {text_type})")
         if dialect in ("mysql", "mariadb"):
             # the truth SQL as a derived table is then run once, as written, not merged into the
@@ -107,6 +97,22 @@ def _stage(conn, dialect: str, table: str, keys: pa.Array, members: pa.Table) ->
         raise
     finally:
         cursor.close()
+
+
+def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
+    """Rows into a staged table in batches: CSV through COPY on PostgreSQL, executemany elsewhere."""
+    names = ", ".join(data.column_names)
+    for batch in data.to_batches(max_chunksize=BATCH if dialect != "postgresql" else 10 * BATCH):
+        if dialect == "postgresql":
+            # Arrow quotes every string and leaves nulls bare: COPY's CSV reads "" as "" and bare as NULL
+            buffer = pa.BufferOutputStream()
+            pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue().to_pybytes())
+        else:
+            marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * data.num_columns)
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
+                               list(zip(*(column.to_pylist() for column in batch.columns))))
 
 
 # ---------------------------------------------------------------------- comparing

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import requests
+import urllib3
 
 from .columnar import MEMBER, ColumnarMembership, _clean
 from .errors import CustomerIOError
@@ -48,7 +49,13 @@ def export_membership(client, segment_id: int, *, max_wait: float = 3600.0,
     export = _export(client, body, "POST /v1/exports/customers")
     export = _wait(client, export, max_wait, on_status)
     data = _download(client, export["id"])
-    membership = parse_export(data, segment_id)
+    try:
+        membership = parse_export(data, segment_id)
+    except (pa.ArrowException, ValueError, csv.Error) as exc:   # UnicodeDecodeError and JSON errors are ValueErrors
+        raise client._error(CustomerIOError, (
+            f"Customer.io's export {export['id']} of segment {segment_id} cannot be read ({exc.__class__.__name__}): "
+            "the file may be cut short or in a form this client does not know: re-run, or use membership = "
+            "\"pages\"")) from None
     membership.pages = 1
     total = export.get("total")
     if isinstance(total, int) and not isinstance(total, bool) and total and total != len(membership):
@@ -106,7 +113,11 @@ def _download(client, export_id: Any) -> bytes:
             continue
         with response:
             if response.status_code == 200:
-                return _read_body(response)
+                try:
+                    return _read_body(response)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    last = f"the connection dropped during the download ({exc.__class__.__name__})"
+                    continue
             last = f"the download link answered {response.status_code}" + (
                 " (expired)" if response.status_code in (400, 403) else "")
     raise client._error(CustomerIOError, (

@@ -18,6 +18,7 @@ The membership is read in pages of ``PAGE`` (the client's default is 30,000: the
 from __future__ import annotations
 
 import random
+import time
 import sqlite3
 from pathlib import Path
 
@@ -100,6 +101,7 @@ def fast_retries(monkeypatch):
         client = real(config)
         client.backoff_base, client.backoff_cap = 0.01, 0.05
         client.limiter = RateLimiter(1_000)   # throttling has its own tests; here it would only add waiting
+        client._sleep = lambda seconds: time.sleep(min(seconds, 0.05))   # retries and export polls
         return client
     monkeypatch.setattr(audit, "client_for", quick)
 

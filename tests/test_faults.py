@@ -40,9 +40,12 @@ TIMEOUT = 0.5           # seconds per request; the delay fault holds its answer 
 PERSISTENT = 1_000      # "every attempt": far more than the retries
 
 
-def audit(stage, tmp_path, capsys, max_retries: int = 3) -> tuple[int, dict]:
+def audit(stage, tmp_path, capsys, max_retries: int = 3, customerio: str = "", diagnosis: bool = False
+          ) -> tuple[int, dict]:
+    """A full run (the diagnosis only where its lookups are the endpoint under test); (exit code, segment)."""
     url, sandbox = stage
-    text = config_text(url, sandbox.url, customerio=f"timeout_seconds = {TIMEOUT}").replace(
+    text = config_text(url, sandbox.url, customerio=f"timeout_seconds = {TIMEOUT}\n{customerio}",
+                       extra=f"\n[diagnosis]\nenabled = {str(diagnosis).lower()}\n").replace(
         "max_retries = 3", f"max_retries = {max_retries}")
     config = tmp_path / "config.toml"
     config.write_text(text, encoding="utf-8")
@@ -73,7 +76,7 @@ def test_a_passing_fault_is_retried_and_the_numbers_are_exact(endpoint, fault, s
     path = ENDPOINTS[endpoint]
     times = 1 if kind == "delay" else 2
     sandbox.inject(kind, path=path, times=times, after=1 if path == MEMBERSHIP else 0, **params)  # page 2 of 3
-    code, segment = audit(stage, tmp_path, capsys)
+    code, segment = audit(stage, tmp_path, capsys, diagnosis=path == ATTRIBUTES)
     assert_exact(code, segment)
     assert sandbox.faults.pending() == []
     assert not any("diagnosis could not run" in warning for warning in segment["warnings"])
@@ -95,7 +98,7 @@ def test_a_lasting_fault_makes_the_segment_an_error(endpoint, fault, stage, sand
 def test_a_lasting_fault_on_the_diagnosis_lookups_leaves_the_comparison_exact(fault, stage, sandbox, tmp_path, capsys):
     kind, params = FAULTS[fault]
     sandbox.inject(kind, path=ATTRIBUTES, times=PERSISTENT, **params)
-    code, segment = audit(stage, tmp_path, capsys, max_retries=1)
+    code, segment = audit(stage, tmp_path, capsys, max_retries=1, diagnosis=True)
     assert_exact(code, segment)
     assert any(warning.startswith("the diagnosis could not run: Customer.io") for warning in segment["warnings"])
 
@@ -145,3 +148,32 @@ def test_the_segment_turning_to_building_is_an_error(stage, sandbox, tmp_path, c
     sandbox.inject("state", path=SEGMENT, state="build", progress=10)
     code, segment = audit(stage, tmp_path, capsys)
     assert "is still building" in assert_error(code, segment)
+
+
+# --------------------------------------------------------------------------- membership through an export
+
+EXPORT_ENDPOINTS = {"create": r"/v1/exports/customers$", "poll": r"/v1/exports/\d+$",
+                    "download link": r"/v1/exports/\d+/download$", "file": r"^/_files/"}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("endpoint", EXPORT_ENDPOINTS)
+def test_a_passing_fault_on_an_export_is_retried_and_the_numbers_are_exact(endpoint, fault, stage, sandbox, tmp_path,
+                                                                          capsys):
+    kind, params = FAULTS[fault]
+    sandbox.inject(kind, path=EXPORT_ENDPOINTS[endpoint], **params)
+    code, segment = audit(stage, tmp_path, capsys, max_retries=1, customerio='membership = "export"')
+    assert sandbox.faults.pending() == [] and sandbox.requests_to(r"/membership$") == []
+    if (endpoint, kind) == ("file", "truncated_json"):     # a whole answer, half a file: read, found short, refused
+        assert "cannot be read" in assert_error(code, segment)
+    else:
+        assert_exact(code, segment)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("endpoint", EXPORT_ENDPOINTS)
+def test_a_lasting_fault_on_an_export_makes_the_segment_an_error(endpoint, fault, stage, sandbox, tmp_path, capsys):
+    kind, params = FAULTS[fault]
+    sandbox.inject(kind, path=EXPORT_ENDPOINTS[endpoint], times=PERSISTENT, **params)
+    code, segment = audit(stage, tmp_path, capsys, max_retries=1, customerio='membership = "export"')
+    assert_error(code, segment)

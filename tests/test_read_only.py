@@ -67,3 +67,30 @@ def test_a_lookup_query_that_writes_is_refused_and_the_shop_is_unchanged(any_db_
     with setup.connect() as conn:
         assert conn.execute(select(func.count()).select_from(customers)).scalar_one() == 6
     setup.dispose()
+
+
+PUSHDOWN_WRITES = {"sqlite": "SELECT id FROM customers WHERE (DELETE FROM customers) IS NULL",
+                   "postgresql": "SELECT wipe_customers() AS id",          # a function whose body deletes
+                   "mysql": "SELECT id FROM customers FOR UPDATE"}          # a locking read
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_the_pushdown_diff_runs_the_truth_read_only_too(any_db_url, sandbox, tmp_path):
+    """``diff = "database"`` writes only its own TEMPORARY tables; the truth SQL still cannot write."""
+    build_shop(any_db_url)
+    setup = create_engine(any_db_url)
+    dialect = setup.dialect.name
+    if dialect == "postgresql":
+        with setup.begin() as conn:
+            conn.exec_driver_sql("CREATE FUNCTION wipe_customers() RETURNS integer AS "
+                                 "$$ DELETE FROM customers; SELECT 1 $$ LANGUAGE sql")
+    config = tmp_path / "config.toml"
+    config.write_text(config_text(any_db_url, sandbox.url, sql=PUSHDOWN_WRITES[dialect], extra='diff = "database"\n'))
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 3
+    segment = json.loads((tmp_path / "out" / "results.json").read_text())["segments"][0]
+    assert segment["status"] == "error" and segment["error"].startswith("segment buyers: ")
+    if dialect != "sqlite":          # (in SQLite a SELECT cannot hold a write at all: a syntax error)
+        assert "the truth SQL tried to write, and reconcile only reads" in segment["error"]
+    with setup.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(customers)).scalar_one() == 6
+    setup.dispose()

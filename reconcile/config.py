@@ -134,6 +134,8 @@ class ChecksConfig:
     window_days: float = 30              # defines :window_start for events_sql and people_sql
     max_event_ids: int = 100             # offending event ids kept per expectation in results.json
     sample_size: int = 5                 # unexpected values shown per expectation
+    engine: str = "database"             # events_sql: "database" runs GX's expectations in the database
+                                         # (GX's SQL data source); "pandas" reads every event into memory
     source: str = "config.toml"          # the file, for error messages
 
 
@@ -443,7 +445,8 @@ def _checks(file: Path, table: Any) -> ChecksConfig:
         suites=suites, events_sql=events_sql, events_jsonl=file.parent / events_jsonl if events_jsonl else None,
         people_sql=section.get("people_sql", _nonempty, None), window_days=section.get("window_days", _days, 30),
         max_event_ids=section.get("max_event_ids", _positive_integer, 100),
-        sample_size=section.get("sample_size", _positive_integer, 5), source=file.name)
+        sample_size=section.get("sample_size", _positive_integer, 5),
+        engine=section.get("engine", _one_of("database", "pandas"), "database"), source=file.name)
     section.finish()
     return checks
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import pandas as pd
@@ -95,9 +96,19 @@ def open_engine(database: DatabaseConfig) -> Engine:
     return engine
 
 
+_GUARDED: "WeakKeyDictionary[Engine, int]" = WeakKeyDictionary()   # engine → its statement timeout
+
+
+def guard_like(guarded: Engine, other: Engine) -> None:
+    """Give ``other`` (an engine a library made, such as GX's) the read-only guard ``guarded`` has."""
+    if other not in _GUARDED:
+        _install_read_only_guard(other, _GUARDED.get(guarded, DatabaseConfig.statement_timeout_seconds))
+
+
 def _install_read_only_guard(engine: Engine, timeout_seconds: int) -> None:
     """Make every transaction on this engine read-only, time-limited and UTC, per dialect."""
     dialect = engine.dialect.name
+    _GUARDED[engine] = timeout_seconds
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:

@@ -15,13 +15,17 @@ million events is never held at once; the frames are concatenated once at the en
 * Ids are text (an integer ``417`` becomes ``"417"``), so SQL and JSON Lines sources agree.
 * Integer properties stay integers where some events lack them (pandas would make them floats,
   ``11`` → ``11.0``): such columns become pandas' nullable ``Int64``.
+* With :class:`Needs` per event name (when GX's expectations run in the database and only the
+  rules are left), only the properties the remaining checks read keep their values; the others
+  become presence marks (True where the key was sent, else missing) for the property-name rule,
+  or are dropped, and line items are exploded only when something checks them.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pandas as pd
@@ -30,6 +34,29 @@ BASE_COLUMNS = ("event_id", "customer_id", "anonymous_id", "timestamp")
 ITEMS = "items"
 ITEMS_TYPE = "items_type"
 ITEM_BASE = ("event_id", "item_index")
+
+
+@dataclass
+class Needs:
+    """What the in-memory checks of one event name read; ``None`` for columns means all of them."""
+
+    columns: set[str] | None = field(default_factory=set)
+    presence: bool = False                      # other property keys as presence marks
+    items: bool = False
+    item_columns: set[str] | None = field(default_factory=set)
+
+    def lean(self, frame: pd.DataFrame, keep: set[str] | None, presence: bool) -> pd.DataFrame:
+        if keep is None:
+            return frame
+        changed = {}
+        for column in frame.columns:
+            if column in keep or column in BASE_COLUMNS or column in ITEM_BASE or column == ITEMS_TYPE:
+                continue
+            sent = frame[column].notna()
+            changed[column] = sent.astype("boolean").where(sent, pd.NA) if presence else None
+        dropped = [c for c, v in changed.items() if v is None]
+        marks = {c: v for c, v in changed.items() if v is not None}
+        return frame.drop(columns=dropped).assign(**marks) if changed else frame
 
 
 @dataclass
@@ -50,8 +77,9 @@ class EventTable:
 class Flattener:
     """Accumulates partitions; :meth:`tables` returns the per-event tables."""
 
-    def __init__(self, names: Iterable[str] | None = None):
+    def __init__(self, names: Iterable[str] | None = None, needs: dict[str, Needs] | None = None):
         self.names = set(names) if names is not None else None      # None: keep every event name
+        self.needs = needs                                           # None: keep every property
         self._events: dict[str, list[pd.DataFrame]] = defaultdict(list)
         self._items: dict[str, list[pd.DataFrame]] = defaultdict(list)
         self._not_json: dict[str, int] = defaultdict(int)
@@ -69,6 +97,8 @@ class Flattener:
             self._add_group(name, group)
 
     def _add_group(self, name: str, rows: list[tuple]) -> None:
+        needs = self.needs.get(name, Needs()) if self.needs is not None else None
+        explode = needs is None or needs.items
         records, item_records = [], []
         for event_id, _, customer_id, anonymous_id, timestamp, properties in rows:
             props = _object(properties)
@@ -83,7 +113,7 @@ class Flattener:
             if ITEMS in record:
                 kind, items = _items(record.pop(ITEMS))
                 record[ITEMS_TYPE] = kind
-                for index, item in enumerate(items):
+                for index, item in enumerate(items if explode else ()):
                     row = {"event_id": event_id, "item_index": index}
                     if isinstance(item, dict):
                         row.update({k if k not in ITEM_BASE else f"item.{k}": v for k, v in item.items()})
@@ -93,9 +123,13 @@ class Flattener:
             else:
                 record[ITEMS_TYPE] = None
             records.append(record)
-        self._events[name].append(self._frame(name, records))
-        if item_records:
-            self._items[name].append(self._frame(name, item_records))
+        events, items = self._frame(name, records), self._frame(name, item_records) if item_records else None
+        if needs is not None:
+            events = needs.lean(events, needs.columns, needs.presence)
+            items = needs.lean(items, needs.item_columns, False) if items is not None else None
+        self._events[name].append(events)
+        if items is not None:
+            self._items[name].append(items)
 
     def _frame(self, name: str, records: list[dict]) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(records)
@@ -184,4 +218,4 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-__all__ = ["EventTable", "Flattener", "BASE_COLUMNS", "ITEMS", "ITEMS_TYPE"]
+__all__ = ["EventTable", "Flattener", "Needs", "BASE_COLUMNS", "ITEMS", "ITEMS_TYPE"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from itertools import count
 from typing import Any, Iterable
 
@@ -48,7 +49,7 @@ def expectation_class(kind: str):
 
 
 class GXValidator:
-    """An ephemeral GX context that validates expectations on pandas frames."""
+    """An ephemeral GX context that validates expectations on pandas frames or SQL queries."""
 
     def __init__(self, *, max_ids: int = 100, sample_size: int = 5):
         gx = load_gx()
@@ -63,6 +64,7 @@ class GXValidator:
             pass
         self.max_ids, self.sample_size = max_ids, sample_size
         self._names = count(1)
+        self._sql_sources: dict[str, Any] = {}
 
     def validate(self, expectations: Iterable[Expectation], frame: pd.DataFrame, id_column: str | None
                  ) -> list[CheckResult]:
@@ -73,21 +75,57 @@ class GXValidator:
         n = next(self._names)
         source = self.context.data_sources.add_pandas(name=f"reconcile_{n}")
         batch_definition = source.add_dataframe_asset(name=f"rows_{n}").add_batch_definition_whole_dataframe("all")
-        suite = self._gx.ExpectationSuite(name=f"suite_{n}")
-        for expectation in expectations:
-            cls = expectation_class(expectation.type)
-            suite.add_expectation(cls(**expectation.kwargs, severity=expectation.severity,
-                                      meta={_META_KEY: expectation.index}))
-        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": self.max_ids}
-        if id_column is not None and id_column in frame.columns:
-            result_format["unexpected_index_column_names"] = [id_column]
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        validation = batch.validate(suite, result_format=result_format)
-        by_index = {r.expectation_config.meta.get(_META_KEY): r for r in validation.results}
         try:
-            return [self._check(e, by_index.get(e.index), id_column) for e in expectations]
+            batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+            return self._run(batch, expectations, expectations, id_column if id_column in frame.columns else None)
         finally:
             self.context.data_sources.delete(source.name)
+
+    def validate_query(self, engine, query: str, expectations: list[Expectation], gx_forms: list[Expectation],
+                       id_column: str = "event_id") -> list[CheckResult]:
+        """Run ``gx_forms`` through GX's SQL data source on ``query``; results under ``expectations``."""
+        if not expectations:
+            return []
+        source = self._sql_source(engine)
+        asset = source.add_query_asset(name=f"query_{next(self._names)}", query=query)
+        try:
+            batch = asset.add_batch_definition_whole_table("all").get_batch()
+            return self._run(batch, expectations, gx_forms, id_column)
+        finally:
+            source.delete_asset(asset.name)
+
+    def _sql_source(self, engine):
+        """One GX SQL data source per shop engine, its engine guarded read-only like ``engine``."""
+        from ..truth import guard_like
+
+        key = engine.url.render_as_string(hide_password=False)
+        if key not in self._sql_sources:
+            with warnings.catch_warnings():  # "use add_sqlite/add_postgres": add_sql is the one for all dialects
+                warnings.simplefilter("ignore")
+                source = self.context.data_sources.add_sql(name=f"shop_{next(self._names)}", connection_string=key)
+                guard_like(engine, source.get_execution_engine().engine)
+            self._sql_sources[key] = source
+        return self._sql_sources[key]
+
+    def close(self) -> None:
+        """Dispose of the SQL data sources' connections."""
+        for source in self._sql_sources.values():
+            source.get_execution_engine().engine.dispose()
+        self._sql_sources.clear()
+
+    def _run(self, batch, expectations: list[Expectation], gx_forms: list[Expectation], id_column: str | None
+             ) -> list[CheckResult]:
+        n = next(self._names)
+        suite = self._gx.ExpectationSuite(name=f"suite_{n}")
+        for form in gx_forms:
+            cls = expectation_class(form.type)
+            suite.add_expectation(cls(**form.kwargs, severity=form.severity, meta={_META_KEY: form.index}))
+        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": self.max_ids}
+        if id_column is not None:
+            result_format["unexpected_index_column_names"] = [id_column]
+        validation = batch.validate(suite, result_format=result_format)
+        by_index = {r.expectation_config.meta.get(_META_KEY): r for r in validation.results}
+        return [self._check(e, by_index.get(e.index), id_column) for e in expectations]
 
     def _check(self, expectation: Expectation, validation, id_column: str | None) -> CheckResult:
         check = CheckResult(suite=expectation.suite, expectation=expectation.type, severity=expectation.severity,

@@ -3,6 +3,12 @@
 Every expectation yields exactly one :class:`CheckResult`, in suite order: a source that
 cannot be read turns its expectations into errors (exit 3), an expectation that raises into a
 failure; nothing unchecked ever shows up as a pass.
+
+Events from ``checks.events_sql`` are checked in two places (``checks.engine = "database"``,
+the default): the column expectations :func:`.in_database.plan` accepts run through GX's SQL
+data source in the shop database, and one lean pass reads into memory only what the rest (the
+rules, line items) needs (:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other
+dialects read every event into pandas.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from sqlalchemy.engine import Engine
 
 from ..config import ChecksConfig
 from ..truth import Window
-from .flatten import BASE_COLUMNS, EventTable, Flattener
+from .flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable, Flattener, Needs
+from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Routed, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
-from .rules import RuleContext, run_rule
+from .rules import RULES, RuleContext, run_rule
 from .sources import SourceError, jsonl_events, sql_events, sql_frame
 
 log = logging.getLogger(__name__)
@@ -43,8 +50,9 @@ def event_partitions(checks: ChecksConfig, engine: Engine | None, window: Window
     raise SourceError("checks: the suites check events but neither checks.events_sql nor checks.events_jsonl is set")
 
 
-def read_events(checks: ChecksConfig, engine: Engine | None, window: Window, names: set[str]) -> dict[str, EventTable]:
-    flattener = Flattener(names)
+def read_events(checks: ChecksConfig, engine: Engine | None, window: Window, names: set[str],
+                needs: dict[str, Needs] | None = None) -> dict[str, EventTable]:
+    flattener = Flattener(names, needs)
     for partition in event_partitions(checks, engine, window):
         flattener.add(partition)
     return flattener.tables()
@@ -57,30 +65,101 @@ def run_checks(checks: ChecksConfig, suites: list[Suite], *, engine: Engine | No
     event_suites = [s for s in suites if s.source == EVENTS]
     people_suites = [s for s in suites if s.source == PEOPLE]
     results: list[CheckResult] = []
-    if event_suites:
-        try:
-            tables = read_events(checks, engine, window, event_names(event_suites))
-        except Exception as exc:  # SourceError, or a bug of ours: the checks are errors, never passes
-            results += [error_result(e, _unreadable(exc)) for s in event_suites for e in s.expectations]
-        else:
-            validator = validator or _validator(checks)
-            context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
-            for suite in event_suites:
-                results += check_event_suite(suite, context, validator)
-            del tables, context
-    if people_suites:
-        try:
-            if checks.people_sql is None or engine is None:
-                raise SourceError("checks: a people suite needs checks.people_sql")
-            people = sql_frame(engine, checks.people_sql, window, key="people_sql")
-        except Exception as exc:
-            results += [error_result(e, _unreadable(exc)) for s in people_suites for e in s.expectations]
-        else:
-            validator = validator or _validator(checks)
-            id_column = "id" if "id" in people.columns else (people.columns[0] if len(people.columns) else None)
-            for suite in people_suites:
-                results += _validate(validator, suite.expectations, people, id_column)
+    own_validator = validator is None
+    validator = validator or _LazyValidator(checks)
+    try:
+        if event_suites:
+            results += check_events(checks, event_suites, engine, window, validator)
+        if people_suites:
+            results += check_people(checks, people_suites, engine, window, validator)
+    finally:
+        if own_validator:
+            validator.close()
     return results
+
+
+def in_database(checks: ChecksConfig, engine: Engine | None) -> bool:
+    """Whether GX's expectations on events run in the shop database (see :mod:`.in_database`)."""
+    return checks.engine == "database" and checks.events_sql is not None and checks.events_jsonl is None \
+        and supported(engine)
+
+
+def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | None, window: Window,
+                 validator) -> list[CheckResult]:
+    database = in_database(checks, engine)
+    routed = {s.name: [r for r in map(plan, s.expectations) if r is not None] if database else [] for s in suites}
+    in_memory = {s.name: [e for e in s.expectations if e.index not in {r.expectation.index for r in routed[s.name]}]
+                 for s in suites}
+    try:
+        query = EventsQuery.open(engine, checks.events_sql, window) if database else None
+        needs = memory_needs(suites, in_memory) if database else None
+        names = set(needs) if needs is not None else event_names(suites)
+        tables = read_events(checks, engine, window, names, needs) if names else {}
+    except Exception as exc:  # SourceError, or a bug of ours: the checks are errors, never passes
+        return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
+    context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
+    results: list[CheckResult] = []
+    for suite in suites:
+        results += check_event_suite(suite, context, validator, routed=routed[suite.name], query=query)
+    return results
+
+
+def check_people(checks: ChecksConfig, suites: list[Suite], engine: Engine | None, window: Window,
+                 validator) -> list[CheckResult]:
+    """People are one row each (far fewer than events) and typed by the database: checked in pandas."""
+    try:
+        if checks.people_sql is None or engine is None:
+            raise SourceError("checks: a people suite needs checks.people_sql")
+        people = sql_frame(engine, checks.people_sql, window, key="people_sql")
+    except Exception as exc:
+        return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
+    id_column = "id" if "id" in people.columns else (people.columns[0] if len(people.columns) else None)
+    results: list[CheckResult] = []
+    for suite in suites:
+        results += _validate(validator, suite.expectations, people, id_column)
+    return results
+
+
+def memory_needs(suites: list[Suite], in_memory: dict[str, list[Expectation]]) -> dict[str, Needs]:
+    """Per event name, what the checks left in memory read (the rest is not kept)."""
+    needs: dict[str, Needs] = {}
+    for suite in suites:
+        for expectation in in_memory[suite.name]:
+            need = needs.setdefault(suite.event, Needs())
+            if expectation.rule:
+                _rule_needs(expectation, need, needs)
+                continue
+            every = expectation.type in _SEES_MISSING_COLUMNS or not list(_columns([expectation]))
+            if expectation.on == ITEMS:
+                need.items = True
+                need.item_columns = None if every or need.item_columns is None \
+                    else need.item_columns | set(_columns([expectation]))
+            else:
+                need.columns = None if every or need.columns is None else need.columns | set(_columns([expectation]))
+    return needs
+
+
+def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) -> None:
+    arguments = RULES[expectation.type][0](**expectation.kwargs)
+    on_items = expectation.on == ITEMS
+    if expectation.type == "expect_property_names_to_be_consistent":
+        if on_items:
+            need.items, need.item_columns = True, None
+        else:
+            need.presence = True
+        return
+    wanted = {getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)}
+    if on_items:
+        need.items = True
+        if need.item_columns is not None:
+            need.item_columns |= wanted
+    elif need.columns is not None:
+        need.columns |= wanted | {ITEMS_TYPE}
+    after = getattr(arguments, "after", None)
+    if after is not None:
+        before = needs.setdefault(after, Needs())
+        if before.columns is not None:
+            before.columns.add(arguments.key)
 
 
 def _unreadable(exc: Exception) -> str:
@@ -90,11 +169,16 @@ def _unreadable(exc: Exception) -> str:
     return f"the source could not be read: internal error ({exc.__class__.__name__}); please report it with the log"
 
 
-def check_event_suite(suite: Suite, context: RuleContext, validator) -> list[CheckResult]:
+def check_event_suite(suite: Suite, context: RuleContext, validator, *, routed: list[Routed] = (),
+                      query: EventsQuery | None = None) -> list[CheckResult]:
     table = context.table(suite.event)
     by_index: dict[int, CheckResult] = {}
+    not_json = table.properties_not_json
+    if routed:
+        found, not_json = _in_database(suite, routed, query, validator)
+        by_index.update(found)
     for on, frame in ((EVENTS, table.events), (ITEMS, table.items)):
-        chosen = [e for e in suite.expectations if e.on == on and not e.rule]
+        chosen = [e for e in suite.expectations if e.on == on and not e.rule and e.index not in by_index]
         for result, expectation in zip(_validate(validator, chosen, frame, "event_id"), chosen):
             by_index[expectation.index] = result
     for expectation in suite.expectations:
@@ -105,28 +189,83 @@ def check_event_suite(suite: Suite, context: RuleContext, validator) -> list[Che
                 log.exception("rule %s failed", expectation.type)
                 by_index[expectation.index] = failed_result(expectation, exc)
     results = [by_index[e.index] for e in suite.expectations]
-    if table.properties_not_json:
+    if not_json:
+        element_count = next((r.element_count for r in results if r.on == EVENTS and r.element_count is not None),
+                             len(table.events))
         results.append(CheckResult(suite=suite.name, expectation="properties_are_json_objects", severity="warning",
-                                   unexpected_count=table.properties_not_json, element_count=len(table.events),
-                                   message=f"{table.properties_not_json:,} events have properties that are not a "
+                                   unexpected_count=not_json, element_count=element_count,
+                                   message=f"{not_json:,} events have properties that are not a "
                                            "JSON object; they were checked as if empty"))
     return results
 
 
+def _in_database(suite: Suite, routed: list[Routed], query: EventsQuery, validator
+                 ) -> tuple[dict[int, CheckResult], int]:
+    """The routed expectations' results, run by GX on the events query; and the not-JSON count."""
+    exist = [r for r in routed if r.kind is None]
+    values = [r for r in routed if r.kind is not None]
+    try:
+        keys = sorted({r.column for r in exist if r.column not in BASE_COLUMNS})
+        numeric = sorted({r.column for r in values if r.kind == NUMBER and r.column not in BASE_COLUMNS})
+        present, not_numbers, not_json = query.presence(suite.event, keys, numeric)
+    except Exception as exc:
+        return {r.expectation.index: error_result(r.expectation, _unreadable(exc)) for r in routed}, 0
+    mixed = [r for r in values if r.kind == NUMBER and not_numbers.get(r.column)]
+    values = [r for r in values if r not in mixed]
+    found: dict[int, CheckResult] = {}
+    batches = [(values, _kinds(values)),
+               (exist, {k: {TEXT} for k in keys if present.get(k)})]  # absent properties are not selected
+    for batch, columns in batches:
+        if not batch:
+            continue
+        expectations = [r.expectation for r in batch]
+        try:
+            results = validator.validate_query(query.engine, query.select(suite.event, columns), expectations,
+                                               [r.gx_form for r in batch])
+        except Exception as exc:  # GX or the database failed: every expectation of the batch fails
+            log.exception("Great Expectations failed in the database")
+            results = [failed_result(e, exc) for e in expectations]
+        for r, result in zip(batch, results):
+            if r.kind == TYPED:  # the mark that keeps 5 and "5" apart is not part of the value
+                result.sample_values = [v[1:] if isinstance(v, str) and v.startswith(MARK) else v
+                                        for v in result.sample_values]
+            found[r.expectation.index] = result
+    for r in mixed:  # as in pandas, where GX refuses to compare mixed types with numeric bounds
+        found[r.expectation.index] = failed_result(r.expectation, None,
+                                                   f"{not_numbers[r.column]:,} values of {r.column} are not numbers")
+    return found, not_json
+
+
+def _kinds(routed: list[Routed]) -> dict[str, set[str]]:
+    columns: dict[str, set[str]] = {}
+    for r in routed:
+        columns.setdefault(r.column, set()).add(r.kind)
+    return columns
+
+
 def _validate(validator, expectations: list[Expectation], frame: pd.DataFrame, id_column: str | None
               ) -> list[CheckResult]:
+    """GX on ``frame``. Expectations about which columns exist see the frame as read; the others
+    see it with the columns they name and no event carries added as nulls (missing, not a crash)."""
     if not expectations:
         return []
-    needed = [c for c in dict.fromkeys(_columns(expectations)) if c not in frame.columns]
-    if needed:  # a property no event carries is missing everywhere: null, not a crash
-        frame = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=object) for c in needed})
     if len(frame.columns) == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in BASE_COLUMNS})
-    try:
-        return validator.validate(expectations, frame, id_column)
-    except Exception as exc:  # GX itself failed: every expectation of the batch fails, none passes
-        log.exception("Great Expectations failed")
-        return [failed_result(e, exc) for e in expectations]
+    shape = [e for e in expectations if e.type in _SEES_MISSING_COLUMNS]
+    values = [e for e in expectations if e.type not in _SEES_MISSING_COLUMNS]
+    needed = [c for c in dict.fromkeys(_columns(values)) if c not in frame.columns]
+    widened = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=object) for c in needed}) if needed else frame
+    by_index: dict[int, CheckResult] = {}
+    for batch, data in ((shape, frame), (values, widened)):
+        if not batch:
+            continue
+        try:
+            results = validator.validate(batch, data, id_column)
+        except Exception as exc:  # GX itself failed: every expectation of the batch fails, none passes
+            log.exception("Great Expectations failed")
+            results = [failed_result(e, exc) for e in batch]
+        by_index.update({e.index: r for e, r in zip(batch, results)})
+    return [by_index[e.index] for e in expectations]
 
 
 _SEES_MISSING_COLUMNS = {"expect_column_to_exist", "expect_table_columns_to_match_set",
@@ -145,10 +284,22 @@ def _columns(expectations: list[Expectation]) -> Iterator[str]:
             yield from (c for c in expectation.kwargs.get(key) or [] if isinstance(c, str))
 
 
-def _validator(checks: ChecksConfig):
-    from .gx import GXValidator
+class _LazyValidator:
+    """The GX validator, made (and GX imported) only when an expectation is actually validated."""
 
-    return GXValidator(max_ids=checks.max_event_ids, sample_size=checks.sample_size)
+    def __init__(self, checks: ChecksConfig):
+        self.checks, self._validator = checks, None
+
+    def __getattr__(self, name: str):
+        if self._validator is None:
+            from .gx import GXValidator
+
+            self._validator = GXValidator(max_ids=self.checks.max_event_ids, sample_size=self.checks.sample_size)
+        return getattr(self._validator, name)
+
+    def close(self) -> None:
+        if self._validator is not None:
+            self._validator.close()
 
 
 def _result(expectation: Expectation) -> CheckResult:
@@ -162,9 +313,9 @@ def error_result(expectation: Expectation, message: str) -> CheckResult:
     return result
 
 
-def failed_result(expectation: Expectation, exc: Exception) -> CheckResult:
+def failed_result(expectation: Expectation, exc: Exception | None, why: str | None = None) -> CheckResult:
     result = _result(expectation)
-    result.message = f"could not be evaluated: internal error ({exc.__class__.__name__}: {exc})"
+    result.message = f"could not be evaluated: {why or f'internal error ({exc.__class__.__name__}: {exc})'}"
     return result
 
 

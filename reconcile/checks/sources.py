@@ -38,7 +38,7 @@ class SourceError(CompareError):
     """A checks source could not be read completely; its checks are errors, never passes."""
 
 
-def _positions(columns: list[str], where: str) -> list[int | None]:
+def column_positions(columns: list[str], where: str) -> list[int | None]:
     lowered = {c.lower(): i for i, c in enumerate(columns)}
     positions = []
     for canonical in CANONICAL:
@@ -79,7 +79,7 @@ def sql_events(engine: Engine, sql: str, window: Window, partition_rows: int = P
     positions = None
     for columns, rows in sql_partitions(engine, sql, window, key="events_sql", partition_rows=partition_rows):
         if positions is None:
-            positions = _positions(columns, "checks.events_sql")
+            positions = column_positions(columns, "checks.events_sql")
         yield _canonical(rows, positions)
 
 
@@ -134,4 +134,4 @@ def sql_frame(engine: Engine, sql: str, window: Window, *, key: str) -> pd.DataF
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["SourceError", "sql_events", "jsonl_events", "sql_frame", "CANONICAL"]
+__all__ = ["SourceError", "column_positions", "sql_events", "jsonl_events", "sql_frame", "CANONICAL"]

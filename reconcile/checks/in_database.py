@@ -1,0 +1,370 @@
+"""Great Expectations where the events live: GX's SQL data source on the events query.
+
+With ``checks.events_sql`` (and ``checks.engine = "database"``, the default), each event suite's
+column expectations run in the shop database instead of on a pandas frame: one GX query asset
+per event name selects the events of that name from ``events_sql`` and extracts the properties
+the suite names from the JSON ``properties`` text, per dialect (SQLite ``json_extract``,
+PostgreSQL ``jsonb``, MariaDB/MySQL ``JSON_EXTRACT``). GX then computes its metrics as SQL
+aggregates, so no event is held in Python for them.
+
+Each expectation is planned once (:func:`plan`): it runs in the database when its meaning there
+is the same as on the flattened frame, and stays in memory otherwise. In the database:
+
+* ``not_be_null``, ``be_null``, ``match_regex``, ``not_match_regex``: on the value as pandas
+  prints it (JSON null and a missing key are NULL; true/false are ``True``/``False``; text
+  compares case-sensitively, also on MariaDB);
+* ``be_unique``, and ``be_in_set``/``not_be_in_set`` with text values: on the value as text,
+  with a mark before anything that is not a JSON string, so ``5`` and ``"5"`` stay different
+  as they are in pandas;
+* ``be_between`` with numeric bounds: on the value if it is a JSON number; as in pandas (where
+  GX refuses to compare mixed types), a column that also holds other values fails with
+  "could not be evaluated";
+* ``be_in_type_list``/``be_of_type``: GX's ``be_in_set`` on the value's JSON type, named as
+  Python names it (``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``), with pandas'
+  per-value meaning (``int`` admits true/false; ``int64`` names a dtype and admits no value).
+  Where pandas sees a column of numbers only, it checks the dtype instead; the shipped suites
+  list both spellings (``["int", "float", "int64", "float64"]``) so the two agree;
+* ``expect_column_to_exist``: a property exists when at least one event carries its key.
+
+What stays in memory (a lean pass over the events, :mod:`.runner`): reconcile's rules, line-item
+expectations (``on = "items"``), columns whose names are not plain identifiers, and any other
+GX expectation. Their results are the same either way; a test holds the two engines equal on
+SQLite, PostgreSQL and MariaDB.
+
+The data source is GX's own (it takes a connection string); its engine gets the same read-only,
+time-limited guard as reconcile's (:func:`reconcile.truth.guard_like`), so GX cannot write to
+the shop either.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import String, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..truth import Window, bound_statement
+from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
+from .model import EVENTS, Expectation
+from .sources import SourceError, column_positions
+
+TEXT, TYPED, NUMBER, TYPE = "text", "typed", "number", "type"
+DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_ON_TEXT = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
+            "expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex",
+            "expect_column_values_to_match_regex_list", "expect_column_values_to_not_match_regex_list"}
+_ON_TYPED = {"expect_column_values_to_be_unique", "expect_column_values_to_be_in_set",
+             "expect_column_values_to_not_be_in_set"}
+# GX on a pandas object column tests each value with isinstance against the named Python type
+# (so True is an int); numpy names (int64, float64) match no Python value there, only a dtype.
+_TYPE_NAMES = {"int": ("int", "bool"), "float": ("float",), "str": ("str",), "bool": ("bool",), "list": ("list",),
+               "dict": ("dict",), "int64": (), "int32": (), "Int64": (), "float64": (), "float32": ()}
+# The value column of each kind; a property used as text and as a number gets both.
+_SUFFIX = {TEXT: "", TYPED: "__typed", NUMBER: "__number", TYPE: "__type"}
+MARK = "\x1f"   # before the text of a value that is not a JSON string: 5 and "5" stay different
+
+
+@dataclass(frozen=True)
+class Routed:
+    """An expectation run in the database: what GX runs, on which extracted column."""
+
+    expectation: Expectation          # as the suite wrote it (results are reported under it)
+    gx_form: Expectation              # what GX validates: same index, column renamed, maybe retyped
+    column: str | None                # the property or base column it reads
+    kind: str | None                  # TEXT, NUMBER, TYPE; None for expect_column_to_exist
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def plan(expectation: Expectation) -> Routed | None:
+    """How ``expectation`` runs in the database, or None when it must run in memory."""
+    kwargs, kind = dict(expectation.kwargs), expectation.type
+    column = kwargs.get("column")
+    if expectation.rule or expectation.on != EVENTS or not isinstance(column, str) or not _PLAIN.match(column) \
+            or column in (ITEMS, ITEMS_TYPE):   # derived while flattening: in memory
+        return None
+    base = column in BASE_COLUMNS
+    if kind == "expect_column_to_exist":
+        return None if set(kwargs) - {"column"} else Routed(expectation, expectation, column, None)
+    if kind in _ON_TEXT:
+        if base and kind != "expect_column_values_to_not_be_null":
+            return None
+        return _routed(expectation, column, TEXT, kind, kwargs, base)
+    if kind in _ON_TYPED:
+        values = kwargs.get("value_set")
+        if kind != "expect_column_values_to_be_unique" and not (values and all(isinstance(v, str) for v in values)):
+            return None   # numbers or mixed sets compare typed values: in memory
+        return _routed(expectation, column, TYPED, kind, kwargs, base)
+    if kind == "expect_column_values_to_be_between":
+        bounds = [kwargs.get("min_value"), kwargs.get("max_value")]
+        if not all(b is None or _number(b) for b in bounds) or kwargs.get("parse_strings_as_datetimes"):
+            return None
+        return _routed(expectation, column, NUMBER, kind, kwargs, base)
+    if kind in ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type") and not base:
+        names = kwargs.pop("type_list", None) or [kwargs.pop("type_", None)]
+        kwargs.pop("type_", None)
+        if not names or any(n not in _TYPE_NAMES for n in names):
+            return None
+        kwargs["value_set"] = sorted({t for n in names for t in _TYPE_NAMES[n]}) or ["none"]
+        return _routed(expectation, column, TYPE, "expect_column_values_to_be_in_set", kwargs, base)
+    return None
+
+
+def _routed(expectation: Expectation, column: str, kind: str, gx_type: str, kwargs: dict, base: bool) -> Routed:
+    kind = TEXT if base else kind     # base columns are read as the query returns them
+    kwargs["column"] = column + ("" if base else _SUFFIX[kind])
+    return Routed(expectation, replace(expectation, type=gx_type, kwargs=kwargs), column, kind)
+
+
+# ------------------------------------------------------------------ per-dialect JSON extraction
+
+
+class _Json:
+    """SQL fragments over the properties expression ``p`` (a column of the inner query)."""
+
+    def __init__(self, engine: Engine):
+        self.dialect = engine.dialect
+        self.quote = engine.dialect.identifier_preparer.quote
+        self.literal = String().literal_processor(dialect=engine.dialect)
+
+    def properties(self, column: str) -> str:
+        return column
+
+    def is_object(self, p: str) -> str:
+        raise NotImplementedError
+
+    def json_type(self, p: str, key: str) -> str:
+        """The key's JSON type as Python names it: int, float, str, bool, list, dict, none; NULL if absent."""
+        raise NotImplementedError
+
+    def as_text(self, p: str, key: str) -> str:
+        raise NotImplementedError
+
+    def as_number(self, p: str, key: str) -> str:
+        raise NotImplementedError
+
+    def is_string(self, p: str, key: str) -> str:
+        raise NotImplementedError
+
+    def mark(self) -> str:
+        return f"{self.literal(MARK)}"
+
+    def as_typed(self, p: str, key: str) -> str:
+        text_value = self.as_text(p, key)
+        return f"CASE WHEN {self.is_string(p, key)} THEN {text_value} ELSE {self.mark()} || {text_value} END"
+
+    def column(self, p: str, key: str, kind: str) -> str:
+        inner = {TEXT: self.as_text, TYPED: self.as_typed, NUMBER: self.as_number,
+                 TYPE: self._type_or_null}[kind](p, key)
+        return f"CASE WHEN {self.is_object(p)} THEN {inner} END"
+
+    def not_number(self, p: str, key: str) -> str:
+        """1 for a value that is neither a number nor null (GX cannot compare it with numeric bounds)."""
+        return (f"CASE WHEN {self.is_object(p)} AND {self.json_type(p, key)} NOT IN ('int', 'float', 'none') "
+                "THEN 1 ELSE 0 END")
+
+    def present(self, p: str, key: str) -> str:
+        return f"CASE WHEN {self.is_object(p)} AND {self.json_type(p, key)} IS NOT NULL THEN 1 ELSE 0 END"
+
+    def not_object(self, p: str) -> str:
+        return f"CASE WHEN {p} IS NOT NULL AND NOT COALESCE({self.is_object(p)}, FALSE) THEN 1 ELSE 0 END"
+
+    def _type_or_null(self, p: str, key: str) -> str:
+        return f"NULLIF({self.json_type(p, key)}, 'none')"
+
+    def _types(self, value: str, names: dict[str, str]) -> str:
+        whens = " ".join(f"WHEN {self.literal(k)} THEN {self.literal(v)}" for k, v in names.items())
+        return f"CASE {value} {whens} END"
+
+
+class _SQLite(_Json):
+    def is_object(self, p):
+        return f"(json_valid({p}) AND json_type({p}) = 'object')"
+
+    def _path(self, key):
+        return self.literal(f"$.{key}")
+
+    def json_type(self, p, key):
+        return self._types(f"json_type({p}, {self._path(key)})",
+                           {"integer": "int", "real": "float", "text": "str", "true": "bool", "false": "bool",
+                            "array": "list", "object": "dict", "null": "none"})
+
+    def as_text(self, p, key):
+        kind, value = f"json_type({p}, {self._path(key)})", f"json_extract({p}, {self._path(key)})"
+        return (f"CASE {kind} WHEN 'null' THEN NULL WHEN 'true' THEN 'True' WHEN 'false' THEN 'False' "
+                f"ELSE CAST({value} AS TEXT) END")
+
+    def is_string(self, p, key):
+        return f"json_type({p}, {self._path(key)}) = 'text'"
+
+    def as_number(self, p, key):
+        return (f"CASE WHEN json_type({p}, {self._path(key)}) IN ('integer', 'real') "
+                f"THEN json_extract({p}, {self._path(key)}) END")
+
+
+class _PostgreSQL(_Json):
+    """Properties are cast to jsonb once, in the inner query (text, json and jsonb columns alike)."""
+
+    def properties(self, column):
+        return f"CAST({column} AS jsonb)"
+
+    def is_object(self, p):
+        return f"(jsonb_typeof({p}) = 'object')"
+
+    def json_type(self, p, key):
+        value, raw = f"{p} -> {self.literal(key)}", f"{p} ->> {self.literal(key)}"
+        return (f"CASE jsonb_typeof({value}) WHEN 'number' THEN CASE WHEN {raw} ~ '^-?[0-9]+$' THEN 'int' "
+                "ELSE 'float' END WHEN 'string' THEN 'str' WHEN 'boolean' THEN 'bool' WHEN 'array' THEN 'list' "
+                "WHEN 'object' THEN 'dict' WHEN 'null' THEN 'none' END")
+
+    def as_text(self, p, key):
+        value, raw = f"{p} -> {self.literal(key)}", f"{p} ->> {self.literal(key)}"
+        return (f"CASE jsonb_typeof({value}) WHEN 'boolean' THEN CASE WHEN {raw} = 'true' THEN 'True' "
+                f"ELSE 'False' END ELSE {raw} END")
+
+    def is_string(self, p, key):
+        return f"jsonb_typeof({p} -> {self.literal(key)}) = 'string'"
+
+    def as_number(self, p, key):
+        return (f"CASE WHEN jsonb_typeof({p} -> {self.literal(key)}) = 'number' "
+                f"THEN CAST({p} ->> {self.literal(key)} AS double precision) END")
+
+
+class _MySQL(_Json):
+    """MariaDB and MySQL: JSON_UNQUOTE's text is utf8mb4_bin, so comparisons and REGEXP are case-sensitive."""
+
+    def is_object(self, p):
+        return f"(JSON_VALID({p}) AND JSON_TYPE({p}) = 'OBJECT')"
+
+    def _value(self, p, key):
+        return f"JSON_EXTRACT({p}, {self.literal(f'$.{key}')})"
+
+    def json_type(self, p, key):
+        return self._types(f"JSON_TYPE({self._value(p, key)})",
+                           {"INTEGER": "int", "UNSIGNED INTEGER": "int", "DOUBLE": "float", "DECIMAL": "float",
+                            "STRING": "str", "BOOLEAN": "bool", "ARRAY": "list", "OBJECT": "dict", "NULL": "none"})
+
+    def as_text(self, p, key):
+        value = self._value(p, key)
+        return (f"CASE JSON_TYPE({value}) WHEN 'NULL' THEN NULL WHEN 'BOOLEAN' THEN "
+                f"CASE WHEN {value} = 'true' THEN 'True' ELSE 'False' END ELSE JSON_UNQUOTE({value}) END")
+
+    def is_string(self, p, key):
+        return f"JSON_TYPE({self._value(p, key)}) = 'STRING'"
+
+    def as_typed(self, p, key):
+        text_value = self.as_text(p, key)
+        return (f"CASE WHEN {self.is_string(p, key)} THEN {text_value} "
+                f"ELSE CONCAT(CHAR(31 USING utf8mb4), {text_value}) END COLLATE utf8mb4_bin")
+
+    def as_number(self, p, key):
+        value = self._value(p, key)
+        return (f"CASE WHEN JSON_TYPE({value}) IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') "
+                f"THEN CAST(JSON_UNQUOTE({value}) AS DOUBLE) END")
+
+
+def _json_for(engine: Engine) -> _Json:
+    return {"sqlite": _SQLite, "postgresql": _PostgreSQL, "mysql": _MySQL, "mariadb": _MySQL}[engine.dialect.name](engine)
+
+
+def supported(engine: Engine | None) -> bool:
+    return engine is not None and engine.dialect.name in DIALECTS
+
+
+# ------------------------------------------------------------------ the events query, per event name
+
+
+def render(engine: Engine, sql: str, window: Window) -> str:
+    """``events_sql`` with the window bound as literals (GX runs a query string, not parameters)."""
+    naive = engine.dialect.name != "postgresql"
+    statement = bound_statement(sql.strip().rstrip(";").strip(), naive)
+    values = {k: v for k, v in window.parameters(naive).items() if k in statement._bindparams}
+    rendered = str(statement.bindparams(**values).compile(dialect=engine.dialect,
+                                                          compile_kwargs={"literal_binds": True}))
+    # text() doubles every % for format/pyformat drivers; GX's own text() will double it again.
+    return rendered.replace("%%", "%") if engine.dialect.paramstyle in ("format", "pyformat") else rendered
+
+
+@dataclass
+class EventsQuery:
+    """The events query of one run: its column names, and per event name the SQL GX validates."""
+
+    engine: Engine
+    sql: str                                   # events_sql, rendered
+    columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, engine: Engine, sql: str, window: Window) -> "EventsQuery":
+        rendered = render(engine, sql, window)
+        try:
+            with engine.connect() as conn:
+                with conn.begin():
+                    columns = list(conn.execute(text(f"SELECT * FROM ({_for_text(rendered)}) AS q WHERE 1 = 0")).keys())
+        except SQLAlchemyError as exc:
+            raise SourceError(f"checks.events_sql: the query failed: {_first_line(exc)}") from None
+        query = cls(engine=engine, sql=rendered, columns=columns)
+        column_positions(columns, "checks.events_sql")
+        return query
+
+    def _inner(self, event: str, json: _Json) -> str:
+        q = json.quote
+        picks = dict(zip(("event_id", "name", "customer_id", "anonymous_id", "timestamp", "properties"),
+                         column_positions(self.columns, "checks.events_sql")))
+        def pick(canonical: str) -> str:
+            index = picks[canonical]
+            return "NULL" if index is None else f"q.{q(self.columns[index])}"
+        return (f"SELECT {pick('event_id')} AS event_id, {pick('customer_id')} AS customer_id, "
+                f"{pick('anonymous_id')} AS anonymous_id, {pick('timestamp')} AS {q('timestamp')}, "
+                f"{json.properties(pick('properties'))} AS reconcile_properties "
+                f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}")
+
+    def select(self, event: str, columns: dict[str, set[str]]) -> str:
+        """The query GX validates: base columns, and each property as the kinds asked for."""
+        json = _json_for(self.engine)
+        q, p = json.quote, "e.reconcile_properties"
+        parts = [f"e.{q(c)} AS {q(c)}" for c in BASE_COLUMNS]
+        for column in sorted(columns):
+            if column in BASE_COLUMNS:
+                continue
+            for kind in sorted(columns[column]):
+                parts.append(f"{json.column(p, column, kind)} AS {q(column + _SUFFIX[kind])}")
+        return f"SELECT {', '.join(parts)} FROM ({self._inner(event, json)}) AS e"
+
+    def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> tuple[dict[str, int], dict[str, int], int]:
+        """For ``event``: how many events carry each key, how many hold something other than a
+        number under each ``numeric`` key, and how many have properties that are not an object."""
+        json = _json_for(self.engine)
+        p = "e.reconcile_properties"
+        sums = ([f"SUM({json.present(p, k)})" for k in keys] + [f"SUM({json.not_number(p, k)})" for k in numeric]
+                + [f"SUM({json.not_object(p)})"])
+        sql = f"SELECT {', '.join(sums)} FROM ({self._inner(event, json)}) AS e"
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    row = conn.execute(text(_for_text(sql))).one()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"checks.events_sql: reading the {event} events in the database failed: "
+                              f"{_first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
+        counts = [int(v or 0) for v in row]
+        return dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-1]
+
+
+def _for_text(sql: str) -> str:
+    """``sql`` as text() reads it: a colon that is not a bind parameter escaped."""
+    return re.sub(r"(?<![:\w\\]):(?=\w)", r"\\:", sql)
+
+
+def _first_line(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
+
+
+__all__ = ["plan", "Routed", "EventsQuery", "render", "supported", "DIALECTS", "TEXT", "TYPED", "NUMBER", "TYPE"]

@@ -96,16 +96,28 @@ class GXValidator:
 
     def _sql_source(self, engine):
         """One GX SQL data source per shop engine, its engine guarded read-only like ``engine``."""
+        from sqlalchemy.pool import StaticPool
+
         from ..truth import guard_like
 
         key = engine.url.render_as_string(hide_password=False)
         if key not in self._sql_sources:
             with warnings.catch_warnings():  # "use add_sqlite/add_postgres": add_sql is the one for all dialects
                 warnings.simplefilter("ignore")
-                source = self.context.data_sources.add_sql(name=f"shop_{next(self._names)}", connection_string=key)
+                # One connection (StaticPool; GX does that itself for SQLite): the temporary tables
+                # reconcile fills are seen by GX's queries.
+                # Used from the checks' database thread and closed from the main one.
+                kwargs = {"kwargs": {"connect_args": {"check_same_thread": False}} if engine.dialect.name == "sqlite"
+                          else {"poolclass": StaticPool}}
+                source = self.context.data_sources.add_sql(name=f"shop_{next(self._names)}", connection_string=key,
+                                                           **kwargs)
                 guard_like(engine, source.get_execution_engine().engine)
             self._sql_sources[key] = source
         return self._sql_sources[key]
+
+    def scratch_engine(self, engine):
+        """GX's own engine for the shop (one connection, read-only guarded), where temporary tables go."""
+        return self._sql_source(engine).get_execution_engine().engine
 
     def close(self) -> None:
         """Dispose of the SQL data sources' connections."""

@@ -137,6 +137,12 @@ class _Json:
     def properties(self, column: str) -> str:
         return column
 
+    def as_string(self, expression: str) -> str:
+        return f"CAST({expression} AS TEXT)"
+
+    #: column types of the scratch table, per kind (ids and property text are text)
+    text_type, number_type = "TEXT", "DOUBLE PRECISION"
+
     def is_object(self, p: str) -> str:
         raise NotImplementedError
 
@@ -240,6 +246,11 @@ class _PostgreSQL(_Json):
 class _MySQL(_Json):
     """MariaDB and MySQL: JSON_UNQUOTE's text is utf8mb4_bin, so comparisons and REGEXP are case-sensitive."""
 
+    text_type, number_type = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", "DOUBLE"
+
+    def as_string(self, expression):
+        return f"CAST({expression} AS CHAR)"
+
     def is_object(self, p):
         return f"(JSON_VALID({p}) AND JSON_TYPE({p}) = 'OBJECT')"
 
@@ -320,8 +331,10 @@ class EventsQuery:
         def pick(canonical: str) -> str:
             index = picks[canonical]
             return "NULL" if index is None else f"q.{q(self.columns[index])}"
-        return (f"SELECT {pick('event_id')} AS event_id, {pick('customer_id')} AS customer_id, "
-                f"{pick('anonymous_id')} AS anonymous_id, {pick('timestamp')} AS {q('timestamp')}, "
+        ids = {c: "NULL" if picks[c] is None else json.as_string(pick(c))
+               for c in ("event_id", "customer_id", "anonymous_id")}   # text, as the flattened frame has them
+        return (f"SELECT {ids['event_id']} AS event_id, {ids['customer_id']} AS customer_id, "
+                f"{ids['anonymous_id']} AS anonymous_id, {pick('timestamp')} AS {q('timestamp')}, "
                 f"{json.properties(pick('properties'))} AS reconcile_properties "
                 f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}")
 
@@ -336,6 +349,74 @@ class EventsQuery:
             for kind in sorted(columns[column]):
                 parts.append(f"{json.column(p, column, kind)} AS {q(column + _SUFFIX[kind])}")
         return f"SELECT {', '.join(parts)} FROM ({self._inner(event, json)}) AS e"
+
+    def materialize(self, scratch: Engine, event: str, columns: dict[str, set[str]], table: str) -> str:
+        """Fill the temporary table ``table`` on ``scratch`` (GX's one-connection engine) with
+        :meth:`select`, and return the query GX validates on it.
+
+        GX asks a dozen queries per event name; on the live query each one would pull every
+        property out of the JSON again (a million events: about 3 s per query on SQLite). The
+        table is created by reconcile's own DDL in a short transaction of its own (no shop SQL in
+        it); the rows are inserted inside the read-only, time-limited transaction (PostgreSQL and
+        MariaDB allow writing temporary tables there). SQLite refuses any write under
+        ``query_only``, temporary tables included: the guard is lifted for the one INSERT, whose
+        SELECT cannot write (SQLite has no data-changing functions).
+        """
+        json = _json_for(self.engine)
+        select = self.select(event, columns)
+        if self.engine.dialect.name == "sqlite":
+            raw = scratch.raw_connection()
+            try:
+                raw.execute("PRAGMA query_only = OFF")
+                try:
+                    raw.execute(f"CREATE TEMPORARY TABLE {table} AS {select}")
+                finally:
+                    raw.execute("PRAGMA query_only = ON")
+                raw.commit()
+            finally:
+                raw.close()
+            return f"SELECT * FROM {table}"
+        types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
+        types["timestamp"] = self._timestamp_type(scratch, select, json)
+        for column in sorted(columns):
+            if column not in BASE_COLUMNS:
+                types.update({column + _SUFFIX[kind]: json.number_type if kind == NUMBER else json.text_type
+                              for kind in sorted(columns[column])})
+        ddl = ", ".join(f"{json.quote(c)} {t}" for c, t in types.items())
+        _own_statement(scratch, f"CREATE TEMPORARY TABLE {table} ({ddl})")
+        with scratch.connect() as conn:
+            with conn.begin():
+                conn.execute(text(_for_text(f"INSERT INTO {table} ({', '.join(json.quote(c) for c in types)}) "
+                                            f"{select}")))
+        return f"SELECT * FROM {table}"
+
+    def _timestamp_type(self, scratch: Engine, select: str, json: _Json) -> str:
+        """The events query's timestamp type, read in a read-only transaction."""
+        with scratch.connect() as conn:
+            with conn.begin():
+                if self.engine.dialect.name == "postgresql":
+                    found = conn.execute(text(_for_text(
+                        f"SELECT pg_typeof(s.{json.quote('timestamp')})::text FROM ({select}) AS s LIMIT 1"))).scalar()
+                    return found or "bigint"
+                result = conn.execute(text(_for_text(f"SELECT s.{json.quote('timestamp')} FROM ({select}) AS s LIMIT 0")))
+                code = result.cursor.description[0][1]
+                result.close()
+        return _MYSQL_TYPES.get(code) or _unsupported(f"timestamp column of type code {code}")
+
+    def drop(self, scratch: Engine, table: str) -> None:
+        if self.engine.dialect.name == "sqlite":
+            raw = scratch.raw_connection()
+            try:
+                raw.execute("PRAGMA query_only = OFF")
+                try:
+                    raw.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                finally:
+                    raw.execute("PRAGMA query_only = ON")
+            finally:
+                raw.close()
+        else:
+            _own_statement(scratch, f"DROP TEMPORARY TABLE IF EXISTS {table}" if self.engine.dialect.name != "postgresql"
+                           else f"DROP TABLE IF EXISTS {table}")
 
     def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> tuple[dict[str, int], dict[str, int], int]:
         """For ``event``: how many events carry each key, how many hold something other than a
@@ -354,6 +435,30 @@ class EventsQuery:
                               f"{_first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
         counts = [int(v or 0) for v in row]
         return dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-1]
+
+
+# pymysql's field type codes (pymysql.constants.FIELD_TYPE) → a column type that holds the value
+_MYSQL_TYPES = {1: "BIGINT", 2: "BIGINT", 3: "BIGINT", 8: "BIGINT", 9: "BIGINT", 4: "DOUBLE", 5: "DOUBLE",
+                246: "DECIMAL(65, 10)", 0: "DECIMAL(65, 10)", 7: "TIMESTAMP(6)", 12: "DATETIME(6)", 10: "DATE",
+                253: "LONGTEXT", 254: "LONGTEXT", 252: "LONGTEXT", 15: "LONGTEXT"}
+
+
+def _unsupported(what: str) -> str:
+    raise NotImplementedError(what)
+
+
+def _own_statement(scratch: Engine, statement: str) -> None:
+    """reconcile's own DDL on the scratch connection, committed at once (no shop SQL in it)."""
+    raw = scratch.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def _for_text(sql: str) -> str:

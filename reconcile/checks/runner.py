@@ -14,6 +14,8 @@ dialects read every event into pandas.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 from datetime import datetime
 from typing import Iterable, Iterator
 
@@ -86,21 +88,33 @@ def in_database(checks: ChecksConfig, engine: Engine | None) -> bool:
 
 def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | None, window: Window,
                  validator) -> list[CheckResult]:
+    """The event suites. In the database, GX's validations run in a thread of their own while this
+    one reads what the rules need: the database works (and Python's sqlite3 releases the GIL)
+    while Python parses JSON, so the two overlap on two cores."""
     database = in_database(checks, engine)
     routed = {s.name: [r for r in map(plan, s.expectations) if r is not None] if database else [] for s in suites}
     in_memory = {s.name: [e for e in s.expectations if e.index not in {r.expectation.index for r in routed[s.name]}]
                  for s in suites}
     try:
         query = EventsQuery.open(engine, checks.events_sql, window) if database else None
-        needs = memory_needs(suites, in_memory) if database else None
-        names = set(needs) if needs is not None else event_names(suites)
-        tables = read_events(checks, engine, window, names, needs) if names else {}
     except Exception as exc:  # SourceError, or a bug of ours: the checks are errors, never passes
         return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-checks-db") as pool:
+        found = {s.name: pool.submit(_in_database, s, routed[s.name], query, validator)
+                 for s in suites if routed[s.name]}
+        try:
+            needs = memory_needs(suites, in_memory) if database else None
+            names = set(needs) if needs is not None else event_names(suites)
+            tables = read_events(checks, engine, window, names, needs) if names else {}
+        except Exception as exc:
+            for future in found.values():
+                future.cancel()
+            return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
+        in_database_results = {name: future.result() for name, future in found.items()}
     context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
     results: list[CheckResult] = []
     for suite in suites:
-        results += check_event_suite(suite, context, validator, routed=routed[suite.name], query=query)
+        results += check_event_suite(suite, context, validator, found_in_database=in_database_results.get(suite.name))
     return results
 
 
@@ -169,13 +183,15 @@ def _unreadable(exc: Exception) -> str:
     return f"the source could not be read: internal error ({exc.__class__.__name__}); please report it with the log"
 
 
-def check_event_suite(suite: Suite, context: RuleContext, validator, *, routed: list[Routed] = (),
-                      query: EventsQuery | None = None) -> list[CheckResult]:
+def check_event_suite(suite: Suite, context: RuleContext, validator, *,
+                      found_in_database: tuple[dict[int, CheckResult], int] | None = None) -> list[CheckResult]:
+    """One suite's results in its order; ``found_in_database``: the results already found there, and
+    the number of events whose properties are not a JSON object."""
     table = context.table(suite.event)
     by_index: dict[int, CheckResult] = {}
     not_json = table.properties_not_json
-    if routed:
-        found, not_json = _in_database(suite, routed, query, validator)
+    if found_in_database is not None:
+        found, not_json = found_in_database
         by_index.update(found)
     for on, frame in ((EVENTS, table.events), (ITEMS, table.items)):
         chosen = [e for e in suite.expectations if e.on == on and not e.rule and e.index not in by_index]
@@ -220,8 +236,7 @@ def _in_database(suite: Suite, routed: list[Routed], query: EventsQuery, validat
             continue
         expectations = [r.expectation for r in batch]
         try:
-            results = validator.validate_query(query.engine, query.select(suite.event, columns), expectations,
-                                               [r.gx_form for r in batch])
+            results = _validate_in_database(validator, query, suite.event, columns, batch)
         except Exception as exc:  # GX or the database failed: every expectation of the batch fails
             log.exception("Great Expectations failed in the database")
             results = [failed_result(e, exc) for e in expectations]
@@ -234,6 +249,28 @@ def _in_database(suite: Suite, routed: list[Routed], query: EventsQuery, validat
         found[r.expectation.index] = failed_result(r.expectation, None,
                                                    f"{not_numbers[r.column]:,} values of {r.column} are not numbers")
     return found, not_json
+
+
+_SCRATCH_NAMES = count(1)
+
+
+def _validate_in_database(validator, query: EventsQuery, event: str, columns: dict[str, set[str]],
+                          batch: list[Routed]) -> list[CheckResult]:
+    """GX on the event's rows extracted once into a temporary table; on the live query if the
+    database refuses one (no TEMPORARY grant), which is slower but gives the same results."""
+    scratch = validator.scratch_engine(query.engine)
+    table = f"reconcile_checks_{next(_SCRATCH_NAMES)}"
+    try:
+        sql = query.materialize(scratch, event, columns, table)
+    except Exception as exc:
+        log.warning("checks: no temporary table for the %s events (%s); GX reads the events query itself",
+                    event, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__)
+        query.drop(scratch, table)
+        sql = query.select(event, columns)
+    try:
+        return validator.validate_query(query.engine, sql, [r.expectation for r in batch], [r.gx_form for r in batch])
+    finally:
+        query.drop(scratch, table)
 
 
 def _kinds(routed: list[Routed]) -> dict[str, set[str]]:

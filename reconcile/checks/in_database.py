@@ -365,16 +365,7 @@ class EventsQuery:
         json = _json_for(self.engine)
         select = self.select(event, columns)
         if self.engine.dialect.name == "sqlite":
-            raw = scratch.raw_connection()
-            try:
-                raw.execute("PRAGMA query_only = OFF")
-                try:
-                    raw.execute(f"CREATE TEMPORARY TABLE {table} AS {select}")
-                finally:
-                    raw.execute("PRAGMA query_only = ON")
-                raw.commit()
-            finally:
-                raw.close()
+            _sqlite_temporary(scratch, f"CREATE TEMPORARY TABLE {table} AS {select}")
             return f"SELECT * FROM {table}"
         types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
         types["timestamp"] = self._timestamp_type(scratch, select, json)
@@ -401,19 +392,13 @@ class EventsQuery:
                 result = conn.execute(text(_for_text(f"SELECT s.{json.quote('timestamp')} FROM ({select}) AS s LIMIT 0")))
                 code = result.cursor.description[0][1]
                 result.close()
-        return _MYSQL_TYPES.get(code) or _unsupported(f"timestamp column of type code {code}")
+        if code not in _MYSQL_TYPES:
+            raise NotImplementedError(f"no column type for the timestamp's type code {code}")
+        return _MYSQL_TYPES[code]
 
     def drop(self, scratch: Engine, table: str) -> None:
         if self.engine.dialect.name == "sqlite":
-            raw = scratch.raw_connection()
-            try:
-                raw.execute("PRAGMA query_only = OFF")
-                try:
-                    raw.execute(f"DROP TABLE IF EXISTS temp.{table}")
-                finally:
-                    raw.execute("PRAGMA query_only = ON")
-            finally:
-                raw.close()
+            _sqlite_temporary(scratch, f"DROP TABLE IF EXISTS temp.{table}")
         else:
             _own_statement(scratch, f"DROP TEMPORARY TABLE IF EXISTS {table}" if self.engine.dialect.name != "postgresql"
                            else f"DROP TABLE IF EXISTS {table}")
@@ -443,8 +428,18 @@ _MYSQL_TYPES = {1: "BIGINT", 2: "BIGINT", 3: "BIGINT", 8: "BIGINT", 9: "BIGINT",
                 253: "LONGTEXT", 254: "LONGTEXT", 252: "LONGTEXT", 15: "LONGTEXT"}
 
 
-def _unsupported(what: str) -> str:
-    raise NotImplementedError(what)
+def _sqlite_temporary(scratch: Engine, statement: str) -> None:
+    """One statement on SQLite's temporary database, with ``query_only`` lifted just for it."""
+    raw = scratch.raw_connection()
+    try:
+        raw.execute("PRAGMA query_only = OFF")
+        try:
+            raw.execute(statement)
+        finally:
+            raw.execute("PRAGMA query_only = ON")
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def _own_statement(scratch: Engine, statement: str) -> None:

@@ -140,6 +140,10 @@ class _Json:
     def as_string(self, expression: str) -> str:
         return f"CAST({expression} AS TEXT)"
 
+    #: ends the inner query so the database computes its columns once per row rather than
+    #: inlining them into every use (PostgreSQL would cast the properties to jsonb each time)
+    fence = ""
+
     #: column types of the scratch table, per kind (ids and property text are text)
     text_type, number_type = "TEXT", "DOUBLE PRECISION"
 
@@ -217,6 +221,8 @@ class _SQLite(_Json):
 
 class _PostgreSQL(_Json):
     """Properties are cast to jsonb once, in the inner query (text, json and jsonb columns alike)."""
+
+    fence = " OFFSET 0"
 
     def properties(self, column):
         return f"CAST({column} AS jsonb)"
@@ -336,7 +342,7 @@ class EventsQuery:
         return (f"SELECT {ids['event_id']} AS event_id, {ids['customer_id']} AS customer_id, "
                 f"{ids['anonymous_id']} AS anonymous_id, {pick('timestamp')} AS {q('timestamp')}, "
                 f"{json.properties(pick('properties'))} AS reconcile_properties "
-                f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}")
+                f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}{json.fence}")
 
     def select(self, event: str, columns: dict[str, set[str]]) -> str:
         """The query GX validates: base columns, and each property as the kinds asked for."""

@@ -6,7 +6,8 @@ checks run, so ``reconcile --help`` and runs without ``[checks]`` stay fast::
     suites.py   checks/*.toml → validated Suite objects (GX's own names and arguments)
     sources.py  events from SQL (read-only, streamed) or JSON Lines; people from SQL
     flatten.py  events → one table per event name, properties as columns, items exploded
-    gx.py       an ephemeral, quiet GX context that validates a frame
+    gx.py       an ephemeral, quiet GX context that validates a frame or a SQL query
+    in_database.py  which expectations run in the shop database, and the per-dialect JSON SQL
     rules.py    what GX has no expectation for, vectorised (drift, items, units, journey, duplicates)
     runner.py   run_checks(): every suite on its source, one CheckResult per expectation
     model.py    Expectation, Suite, CheckResult (no heavy imports)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from itertools import count
 from datetime import datetime
+from itertools import count
 from typing import Iterable, Iterator
 
 import pandas as pd

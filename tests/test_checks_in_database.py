@@ -104,8 +104,8 @@ column = "customer_id"
 [[expectations]]
 type = "expect_column_values_to_be_between"
 column = "timestamp"
-min_value = 1700000000
-max_value = 1700000007
+min_value = 1767139200
+max_value = 1767139207
 [[expectations]]
 type = "expect_timestamps_to_be_in_unit"
 """
@@ -115,9 +115,9 @@ def sale_rows() -> list[tuple]:
     rows = []
     for i, values in enumerate(SALES):
         properties = {k: v for k, v in zip(("code", "amount", "order_id", "kind", "price"), values) if v is not MISSING}
-        rows.append((f"s{i}", "sale", f"c{i}" if i % 3 else None, f"a{i}", 1_700_000_000 + i, json.dumps(properties)))
-    rows.append(("s-array", "sale", "c9", None, 1_700_000_009, "[1, 2]"))     # not an object: checked as empty
-    rows.append(("v0", "view", "c1", None, 1_700_000_000, json.dumps({"code": "zz"})))  # another event name
+        rows.append((f"s{i}", "sale", f"c{i}" if i % 3 else None, f"a{i}", int(AS_OF.timestamp()) - 86400 + i, json.dumps(properties)))
+    rows.append(("s-array", "sale", "c9", None, int(AS_OF.timestamp()) - 86400 + 9, "[1, 2]"))     # not an object: checked as empty
+    rows.append(("v0", "view", "c1", None, int(AS_OF.timestamp()) - 86400, json.dumps({"code": "zz"})))  # another event name
     return rows
 
 
@@ -186,7 +186,7 @@ def test_database_and_pandas_agree_exactly(any_db_url, suites, caplog):
     assert database[("expect_column_to_exist", "nope", None, None)].success is False
     assert counted("expect_column_values_to_not_be_null", "nope")[0] == 10
     assert counted("expect_column_values_to_not_be_null", "customer_id") == (3, ["s0", "s3", "s6"])
-    assert counted("expect_column_values_to_be_between", "timestamp", 1700000000) == (2, ["s-array", "s8"])
+    assert counted("expect_column_values_to_be_between", "timestamp", 1767139200) == (2, ["s-array", "s8"])
     not_json = database[("properties_are_json_objects", None, None, None)]
     assert (not_json.unexpected_count, not_json.element_count) == (1, 10)
 
@@ -251,3 +251,25 @@ def test_without_temporary_tables_gx_reads_the_events_query_and_agrees(pg_url, s
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
         admin.dispose()
+
+
+def test_the_window_parameters_and_percent_signs_reach_the_database(any_db_url, suites, caplog):
+    """events_sql binds :window_start_epoch and :as_of_epoch and uses LIKE '%...%': GX runs it as
+    a query string, so reconcile renders the window as literals; the results equal pandas'."""
+    load_events(any_db_url, SimpleNamespace(rows=sale_rows()))
+    sql = ("SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events "
+           "WHERE timestamp >= :window_start_epoch + 0 * :as_of_epoch AND event_id LIKE '%s%' ORDER BY id")
+    start = int(AS_OF.timestamp()) - 30 * 86400
+    with create_engine(any_db_url).begin() as conn:     # two events fall before the 30-day window
+        conn.execute(text("UPDATE events SET timestamp = :t WHERE event_id IN ('s0', 's1')"), {"t": start - 1})
+    engine = open_engine(DatabaseConfig(url=any_db_url))
+    try:
+        found = {kind: {(r.expectation, r.column, r.kwargs.get("min_value"), r.kwargs.get("strict_min")): r
+                        for r in run_checks(ChecksConfig(suites=Path("checks"), events_sql=sql, engine=kind), suites,
+                                            engine=engine, as_of=AS_OF)}
+                 for kind in ("database", "pandas")}
+    finally:
+        engine.dispose()
+    assert "no temporary table" not in caplog.text
+    assert_same(found["database"], found["pandas"])
+    assert found["database"][("expect_column_values_to_not_be_null", "customer_id", None, None)].element_count == 8

@@ -53,7 +53,7 @@ from .config import DiagnosisConfig, SegmentConfig
 from .errors import CustomerIOError, DatabaseError
 from .evidence import Finding, compare, epoch, missing, span, utc
 from .identity import normalize_email, normalize_id
-from .identity_health import counts, identity_people, members_frame
+from .identity_health import EmailOwners, counts, email_twins, identity_people, idless_emails, members_columns
 from .summary import SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -350,8 +350,7 @@ def diagnose_segment(diff, truth_people: pd.DataFrame, membership, segment: Segm
     missing_frame, extra_frame = diff.missing.reset_index(drop=True), diff.extra.reset_index(drop=True)
     total = len(missing_frame) + len(extra_frame)
     positions = sample_positions(total, settings.max_people)
-    members = members_frame(membership)
-    keyless_emails = set(members.loc[members["id"].isna(), "email"].dropna()) if key == "id" else set()
+    members = members_columns(membership)   # Arrow columns: no Python object per member
 
     people: list[Person] = []
     for position in positions:
@@ -364,6 +363,8 @@ def diagnose_segment(diff, truth_people: pd.DataFrame, membership, segment: Segm
                                  "id": record.get("id"), "email": record.get("email")}
                              if side == "missing_in_customerio" else None,
                              profile=None))
+    sampled_emails = {p.email for p in people if p.email}
+    keyless_emails = idless_emails(members, sampled_emails) if key == "id" else set()   # the sample's only
 
     # Customer.io: profiles of missing people by key, of extra people by cio_id (or id)
     profiles = _Profiles(client)
@@ -392,26 +393,21 @@ def diagnose_segment(diff, truth_people: pd.DataFrame, membership, segment: Segm
         rows = shop_lookup(engine, sql, ids, emails, as_of, segment.window_days)
     by_id = {normalize_id(_column(r, "id")): r for r in rows if normalize_id(_column(r, "id"))}
     by_email = {normalize_email(_column(r, "email")): r for r in rows if normalize_email(_column(r, "email"))}
-    email_owner = {e: normalize_id(_column(r, "id")) for e, r in by_email.items()}
-    if key == "id" and "email" in {c.lower() for c in truth_people.columns}:
-        email_column = next(c for c in truth_people.columns if c.lower() == "email")
-        for person_id, email in zip(truth_people.index, truth_people[email_column]):
-            email = normalize_email(email)
-            if email:
-                email_owner.setdefault(email, person_id)
-    twinned = members[members["email"].notna() & members["email"].duplicated(keep=False)]
-    shared = {email: group for email, group in twinned.groupby("email")}   # only emails held twice or more
+    # the lookup's owner of each email, then the truth's first customer with it (ids workspaces)
+    email_owner = EmailOwners.of({e: normalize_id(_column(r, "id")) for e, r in by_email.items()},
+                                 truth_people if key == "id" else None)
+    owner_of = email_owner.owners_of(sampled_emails)
+    shared = email_twins(members, sampled_emails)   # only emails held twice or more: [(cio_id, id)]
     for p in people:
         found = by_id.get(p.id) if key == "id" else by_email.get(p.email)
         if p.side == "missing_in_customerio":
             p.shop = {**(found or {}), **p.shop}
         else:
             p.shop = found
-        p.shop_email_owner = email_owner.get(p.email) if p.email else None
+        p.shop_email_owner = owner_of.get(p.email) if p.email else None
         twins = []
         if p.email in shared:
-            group = shared[p.email]
-            twins = [f"profile {c or i}" for c, i in zip(group["cio_id"], group["id"]) if (c or None) != p.cio_id]
+            twins = [f"profile {c or i}" for c, i in shared[p.email] if (c or None) != p.cio_id]
         if p.shop_email_owner and p.shop_email_owner != p.id:
             twins.append(f"shop customer {p.shop_email_owner}'s")
         p.email_twins = twins

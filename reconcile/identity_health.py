@@ -11,46 +11,145 @@ that counts one profile once per segment):
 * ``conflicting_identity``: members whose id is one shop customer and whose email is another's,
   among the customers this run saw in the shop (the truth, and the diagnosis' lookup).
 
+A person is named by their ``cio_id``, else ``"id:" + id``; a member with neither is ``nan``
+(what pandas made of it: all such members are one person).
+
 Rows without a key in the truth are counted by :mod:`reconcile.truth` (``truth_rows_without_key``).
+
+Everything runs on Arrow columns (the membership's, :mod:`reconcile.columnar`): a segment of
+millions costs no Python object per member, only per person a measure names.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Iterable, Mapping
 
-from .identity import normalize_email
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columnar import ASCII_BLANKS, index_keys, membership_table, normalize_keys, normalize_series
 
 MEASURES = ("duplicate_emails", "idless_profiles", "case_or_blank_ids", "conflicting_identity")
+NO_LABEL = np.nan     # the label of a member with neither cio_id nor id (pandas' NaN, one object)
+STEP = 65_536         # truth rows normalised at a time (each step's intermediates are freed before the next)
 
 
-def members_frame(membership) -> pd.DataFrame:
-    return pd.DataFrame({"id": pd.Series(membership.ids, dtype=object),
-                         "email": pd.Series([normalize_email(e) for e in membership.emails], dtype=object),
-                         "cio_id": pd.Series(membership.cio_ids, dtype=object)})
+def members_columns(membership) -> pa.Table:
+    """The members as Arrow columns: ``id`` and ``cio_id`` as the membership holds them, ``email``
+    normalised (:func:`reconcile.identity.normalize_email`; null where there is none).
+
+    Columns stay in the membership's chunks (one per page), normalised chunk by chunk: no copy of
+    a whole column is made on the way.
+    """
+    table = membership_table(membership)
+    emails = pa.chunked_array([normalize_keys(chunk, "email") for chunk in table.column("email").chunks], pa.string())
+    return table.set_column(table.schema.get_field_index("email"), "email", emails)
 
 
-def identity_people(members: pd.DataFrame, truth_keys, key: str, shop_email_owner: dict[str, str]
-                    ) -> dict[str, set[str]]:
-    """The people behind each measure, as sets of stable strings (cio_id, or the id itself)."""
-    found: dict[str, set[str]] = {name: set() for name in MEASURES}
-    label = members["cio_id"].where(members["cio_id"].astype(bool), "id:" + members["id"].astype(str))
-    emails = members["email"]
-    shared = emails.notna() & emails.duplicated(keep=False)
-    found["duplicate_emails"] = set(label[shared])
+class EmailOwners:
+    """Which shop customer has each normalised email: rows of (email, owner) in order of
+    precedence, the lookup's then the truth's; an email's first row owns it. Two Arrow columns
+    (the dict it replaces held a million Python strings, ~170 MB); the truth's owners are its
+    index, not copied.
+
+    An email may be null (nobody's); an owner may be None (a lookup row without an id).
+    """
+
+    def __init__(self, emails: pa.ChunkedArray, owners: pa.ChunkedArray, truth_index: pd.Index | None = None):
+        self.emails, self.owners = emails, owners
+        self.truth_index = truth_index      # when the last rows' owners are this index, row for row
+
+    @classmethod
+    def of(cls, lookup: Mapping[str, str | None], truth_people: pd.DataFrame | None = None) -> "EmailOwners":
+        """``lookup`` (normalised email -> id), then the truth's rows: the normalised ``email``
+        column (any case) of ``truth_people``, owned by the row's key (the index)."""
+        emails = [pa.array(list(lookup), pa.string())]
+        owners = [pa.array(list(lookup.values()), pa.string())]
+        column = None if truth_people is None else next(
+            (c for c in truth_people.columns if isinstance(c, str) and c.lower() == "email"), None)
+        if column is None or not len(truth_people):
+            return cls(pa.chunked_array(emails, pa.string()), pa.chunked_array(owners, pa.string()))
+        values = truth_people[column]
+        emails += [normalize_series(values.iloc[start:start + STEP], "email") for start in range(0, len(values), STEP)]
+        owners.append(index_keys(truth_people.index))
+        return cls(pa.chunked_array(emails, pa.string()), pa.chunked_array(owners, pa.string()), truth_people.index)
+
+    def __bool__(self) -> bool:
+        return len(self.emails) > self.emails.null_count
+
+    def owners_of(self, emails: Iterable[str | None]) -> dict[str, str | None]:
+        """``{email: owner}`` for those of these emails that have one."""
+        held = pc.is_in(self.emails, value_set=_wanted(emails))
+        found: dict[str, str | None] = {}
+        for email, owner in zip(self.emails.filter(held).to_pylist(), self.owners.filter(held).to_pylist()):
+            found.setdefault(email, owner)
+        return found
+
+
+def identity_people(members: pa.Table, truth_keys, key: str, shop_email_owner: EmailOwners | Mapping[str, str | None]
+                    ) -> dict[str, set]:
+    """The people behind each measure, as sets of stable strings (cio_id, or ``"id:"`` + id).
+
+    ``members`` is :func:`members_columns`; ``truth_keys`` the truth's index (normalised keys).
+    Two hash passes do the matching: one over the owners' emails then the members' (codes in
+    order of first appearance, so the owners' emails get codes ``0 .. owned - 1``), one over the
+    owners' ids, the truth's keys and the members' ids (the truth's keys once when they are the
+    owners' too, as :meth:`EmailOwners.of` makes them).
+    """
+    found: dict[str, set] = {name: set() for name in MEASURES}
+    owners = shop_email_owner if isinstance(shop_email_owner, EmailOwners) else EmailOwners.of(shop_email_owner)
+    ids, emails = members.column("id"), members.column("email")
+    rows = len(owners.emails)
+    email_codes = _encode([*owners.emails.chunks, *emails.chunks])[0]     # (the distinct emails are not kept)
+    first = _first_rows(email_codes[:rows])          # owners' email code -> the row that owns it
+    owned, email_codes = len(first), email_codes[rows:]
+    found["duplicate_emails"] = _labels(members, _repeated(email_codes))
     if key == "id":
-        found["idless_profiles"] = set(label[members["id"].isna()])
-        ids = pd.Series(pd.unique(pd.concat([pd.Series(list(truth_keys), dtype=object),
-                                             members["id"].dropna()], ignore_index=True)), dtype=object)
-        if len(ids):
-            folded = ids.str.strip().str.lower()
-            clash = folded.duplicated(keep=False)
-            found["case_or_blank_ids"] = set(ids[clash])
-    if shop_email_owner:
-        known, owner_of = set(shop_email_owner.values()), shop_email_owner.get
-        found["conflicting_identity"] = {
-            tag for tag, member_id, email in zip(label.tolist(), members["id"].tolist(), members["email"].tolist())
-            if email and member_id in known and owner_of(email, member_id) != member_id}
+        found["idless_profiles"] = _labels(members, ids.is_null().to_numpy())
+    if key != "id" and not owned:
+        return found
+    truth = _truth_keys(truth_keys) if key == "id" else pa.array([], pa.string())
+    if key == "id" and owners.truth_index is not None and owners.truth_index is truth_keys:
+        # the owners' last rows are the truth's keys: hashed once, their codes are the owners' too
+        lookup = rows - len(truth)
+        id_codes, distinct = _encode([*owners.owners.slice(0, lookup).chunks, truth, *ids.chunks])
+        owner_rows, member_codes, seen = id_codes[:rows], id_codes[rows:], id_codes[lookup:]
+    else:
+        id_codes, distinct = _encode([*owners.owners.chunks, truth, *ids.chunks])
+        owner_rows, member_codes, seen = id_codes[:rows], id_codes[rows + len(truth):], id_codes[rows:]
+    if key == "id":
+        present = np.zeros(len(distinct), dtype=bool)   # the ids of the truth and the members (not the lookup's)
+        present[seen[seen >= 0]] = True
+        values = distinct.filter(pa.array(present))
+        found["case_or_blank_ids"] = _case_or_blank(values)
+    if owned:
+        # member_id in known and owner_of(email, member_id) != member_id, for members with an email;
+        # code -1 is None: an owner None equals a member without id, and None is known when an owner is
+        owner_codes = owner_rows[first]                 # email code -> its owner's id code
+        is_owner = np.zeros(len(distinct) + 1, dtype=bool)
+        is_owner[owner_codes] = True                    # -1 (None) lands on the last slot
+        has_owner = (email_codes >= 0) & (email_codes < owned)
+        owner = np.where(has_owner, owner_codes[np.where(has_owner, email_codes, 0)], -1)
+        conflict = has_owner & is_owner[member_codes] & (owner != member_codes)
+        found["conflicting_identity"] = _labels(members, conflict)
     return found
+
+
+def idless_emails(members: pa.Table, emails: Iterable[str]) -> set[str]:
+    """Those of these emails that an email-only member (no id) holds."""
+    held = pc.and_(members.column("id").is_null(), pc.is_in(members.column("email"), value_set=_wanted(emails)))
+    return set(members.column("email").filter(held).to_pylist())
+
+
+def email_twins(members: pa.Table, emails: Iterable[str]) -> dict[str, list[tuple[str | None, str | None]]]:
+    """For those of these emails that two or more members hold: their ``(cio_id, id)``, in member order."""
+    held = members.filter(pc.is_in(members.column("email"), value_set=_wanted(emails)))
+    groups: dict[str, list[tuple[str | None, str | None]]] = {}
+    for email, cio_id, member_id in zip(*(held.column(name).to_pylist() for name in ("email", "cio_id", "id"))):
+        groups.setdefault(email, []).append((cio_id, member_id))
+    return {email: group for email, group in groups.items() if len(group) > 1}
 
 
 def counts(people: dict[str, set[str]]) -> dict[str, int]:
@@ -63,4 +162,82 @@ def run_counts(segments: list[dict[str, set[str]]]) -> dict[str, int]:
             for name in MEASURES}
 
 
-__all__ = ["MEASURES", "identity_people", "members_frame", "counts", "run_counts"]
+# ---------------------------------------------------------------------- Arrow helpers
+
+
+def _wanted(emails: Iterable[str | None]) -> pa.Array:
+    return pa.array(sorted({e for e in emails if e}), pa.string())
+
+
+def _truth_keys(truth_keys) -> pa.Array:
+    if isinstance(truth_keys, pd.Index):
+        return index_keys(truth_keys)
+    return pa.array(list(truth_keys), pa.string())
+
+
+def _encode(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array]:
+    """``(codes, distinct)`` over these string arrays as one: a code per value in order of first
+    appearance (equal values, equal codes; ``distinct[code]`` is the value), -1 for null. One
+    hash table, no concatenated copy of the strings."""
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], pa.string())
+    codes = np.concatenate([np.asarray(pc.fill_null(chunk.indices, -1), dtype=np.int32) for chunk in encoded.chunks])
+    return codes, encoded.chunk(encoded.num_chunks - 1).dictionary
+
+
+def _repeated(codes: np.ndarray) -> np.ndarray:
+    """True where a code (not -1) occurs more than once."""
+    seen = np.bincount(codes[codes >= 0], minlength=1)
+    return (codes >= 0) & (seen[np.maximum(codes, 0)] > 1)
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Codes in order of first appearance (``_encode``): the position where each code first
+    appears, by code (code ``c`` first appears where the running maximum rises to ``c``)."""
+    before = np.maximum.accumulate(np.concatenate(([-1], codes[:-1])).astype(np.int64))
+    return np.flatnonzero(codes > before)
+
+
+def _case_or_blank(values: pa.Array) -> set[str]:
+    """Those of these distinct strings whose ``strip().lower()`` another one shares.
+
+    Only a value that folding changes can meet another: an unchanged one meets it when it is that
+    value's folded form. So the hash table holds the changed values' folded forms, not every id.
+    """
+    if not len(values):
+        return set()
+    folded = _fold(values)
+    changed = pc.not_equal(folded, values)
+    if not pc.any(changed).as_py():
+        return set()
+    moved, landed = values.filter(changed), folded.filter(changed)
+    hits = values.filter(pc.and_(pc.invert(changed), pc.is_in(values, value_set=landed)))   # folded onto
+    repeated = _repeated(_encode([landed, hits])[0])[:len(moved)]     # a hit is its own folded form
+    return set(moved.filter(pa.array(repeated)).to_pylist()) | set(hits.to_pylist())
+
+
+def _fold(values: pa.Array) -> pa.Array:
+    """``value.strip().lower()`` of each string: Arrow for ASCII (where they agree), Python for the rest."""
+    folded = pc.ascii_lower(pc.utf8_trim(values, characters=ASCII_BLANKS))
+    ascii_ = pc.string_is_ascii(values)
+    if pc.all(ascii_).as_py() is not False:
+        return folded
+    other = pc.invert(ascii_)
+    slow = [value.strip().lower() for value in values.filter(other).to_pylist()]
+    return pc.replace_with_mask(folded, other, pa.array(slow, pa.string()))
+
+
+def _labels(members: pa.Table, mask: np.ndarray) -> set:
+    """The people at ``mask``: cio_id when it is not empty, else ``"id:" + id``, else :data:`NO_LABEL`."""
+    if not mask.any():
+        return set()
+    chosen = members.filter(pa.array(mask)).combine_chunks()
+    cio_ids, ids = chosen.column("cio_id"), chosen.column("id")
+    has_cio = pc.fill_null(pc.not_equal(cio_ids, ""), False)
+    label = pc.if_else(has_cio, cio_ids, pc.binary_join_element_wise("id:", ids, ""))
+    return {NO_LABEL if value is None else value for value in label.to_pylist()}
+
+
+__all__ = ["MEASURES", "EmailOwners", "identity_people", "members_columns", "idless_emails", "email_twins",
+           "counts", "run_counts"]

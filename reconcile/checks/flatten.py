@@ -45,18 +45,21 @@ class Needs:
     items: bool = False
     item_columns: set[str] | None = field(default_factory=set)
 
-    def lean(self, frame: pd.DataFrame, keep: set[str] | None, presence: bool) -> pd.DataFrame:
-        if keep is None:
-            return frame
-        changed = {}
-        for column in frame.columns:
-            if column in keep or column in BASE_COLUMNS or column in ITEM_BASE or column == ITEMS_TYPE:
-                continue
-            sent = frame[column].notna()
-            changed[column] = sent.astype("boolean").where(sent, pd.NA) if presence else None
-        dropped = [c for c, v in changed.items() if v is None]
-        marks = {c: v for c, v in changed.items() if v is not None}
-        return frame.drop(columns=dropped).assign(**marks) if changed else frame
+
+def _lean(frame: pd.DataFrame, keep: set[str] | None, presence: bool) -> pd.DataFrame:
+    """``frame`` with only the ``keep`` properties' values; the others become presence marks
+    (True where sent, else missing) when ``presence``, or are dropped. ``None`` keeps all."""
+    if keep is None:
+        return frame
+    changed = {}
+    for column in frame.columns:
+        if column in keep or column in BASE_COLUMNS or column in ITEM_BASE or column == ITEMS_TYPE:
+            continue
+        sent = frame[column].notna()
+        changed[column] = sent.astype("boolean").where(sent, pd.NA) if presence else None
+    dropped = [c for c, v in changed.items() if v is None]
+    marks = {c: v for c, v in changed.items() if v is not None}
+    return frame.drop(columns=dropped).assign(**marks) if changed else frame
 
 
 @dataclass
@@ -125,8 +128,8 @@ class Flattener:
             records.append(record)
         events, items = self._frame(name, records), self._frame(name, item_records) if item_records else None
         if needs is not None:
-            events = needs.lean(events, needs.columns, needs.presence)
-            items = needs.lean(items, needs.item_columns, False) if items is not None else None
+            events = _lean(events, needs.columns, needs.presence)
+            items = _lean(items, needs.item_columns, False) if items is not None else None
         self._events[name].append(events)
         if items is not None:
             self._items[name].append(items)

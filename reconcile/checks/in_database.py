@@ -39,7 +39,8 @@ the shop either.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import String, text
@@ -49,7 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..truth import Window, bound_statement
 from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
 from .model import EVENTS, Expectation
-from .sources import SourceError, column_positions
+from .sources import CANONICAL, SourceError, column_positions
 
 TEXT, TYPED, NUMBER, TYPE = "text", "typed", "number", "type"
 DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
@@ -130,7 +131,6 @@ class _Json:
     """SQL fragments over the properties expression ``p`` (a column of the inner query)."""
 
     def __init__(self, engine: Engine):
-        self.dialect = engine.dialect
         self.quote = engine.dialect.identifier_preparer.quote
         self.literal = String().literal_processor(dialect=engine.dialect)
 
@@ -163,12 +163,9 @@ class _Json:
     def is_string(self, p: str, key: str) -> str:
         raise NotImplementedError
 
-    def mark(self) -> str:
-        return f"{self.literal(MARK)}"
-
     def as_typed(self, p: str, key: str) -> str:
         text_value = self.as_text(p, key)
-        return f"CASE WHEN {self.is_string(p, key)} THEN {text_value} ELSE {self.mark()} || {text_value} END"
+        return f"CASE WHEN {self.is_string(p, key)} THEN {text_value} ELSE {self.literal(MARK)} || {text_value} END"
 
     def column(self, p: str, key: str, kind: str) -> str:
         inner = {TEXT: self.as_text, TYPED: self.as_typed, NUMBER: self.as_number,
@@ -315,7 +312,12 @@ class EventsQuery:
 
     engine: Engine
     sql: str                                   # events_sql, rendered
-    columns: list[str] = field(default_factory=list)
+    columns: list[str]
+    positions: list[int | None]                # of the canonical columns (sources.CANONICAL) in ``columns``
+
+    @cached_property
+    def json(self) -> _Json:
+        return _json_for(self.engine)
 
     @classmethod
     def open(cls, engine: Engine, sql: str, window: Window) -> "EventsQuery":
@@ -325,15 +327,15 @@ class EventsQuery:
                 with conn.begin():
                     columns = list(conn.execute(text(f"SELECT * FROM ({_for_text(rendered)}) AS q WHERE 1 = 0")).keys())
         except SQLAlchemyError as exc:
-            raise SourceError(f"checks.events_sql: the query failed: {_first_line(exc)}") from None
-        query = cls(engine=engine, sql=rendered, columns=columns)
-        column_positions(columns, "checks.events_sql")
-        return query
+            raise SourceError(f"checks.events_sql: the query failed: {first_line(exc)}") from None
+        return cls(engine=engine, sql=rendered, columns=columns,
+                   positions=column_positions(columns, "checks.events_sql"))
 
-    def _inner(self, event: str, json: _Json) -> str:
+    def _inner(self, event: str) -> str:
+        json = self.json
         q = json.quote
-        picks = dict(zip(("event_id", "name", "customer_id", "anonymous_id", "timestamp", "properties"),
-                         column_positions(self.columns, "checks.events_sql")))
+        picks = dict(zip(CANONICAL, self.positions))
+
         def pick(canonical: str) -> str:
             index = picks[canonical]
             return "NULL" if index is None else f"q.{q(self.columns[index])}"
@@ -346,7 +348,7 @@ class EventsQuery:
 
     def select(self, event: str, columns: dict[str, set[str]]) -> str:
         """The query GX validates: base columns, and each property as the kinds asked for."""
-        json = _json_for(self.engine)
+        json = self.json
         q, p = json.quote, "e.reconcile_properties"
         parts = [f"e.{q(c)} AS {q(c)}" for c in BASE_COLUMNS]
         for column in sorted(columns):
@@ -354,7 +356,7 @@ class EventsQuery:
                 continue
             for kind in sorted(columns[column]):
                 parts.append(f"{json.column(p, column, kind)} AS {q(column + _SUFFIX[kind])}")
-        return f"SELECT {', '.join(parts)} FROM ({self._inner(event, json)}) AS e"
+        return f"SELECT {', '.join(parts)} FROM ({self._inner(event)}) AS e"
 
     def materialize(self, scratch: Engine, event: str, columns: dict[str, set[str]], table: str) -> str:
         """Fill the temporary table ``table`` on ``scratch`` (GX's one-connection engine) with
@@ -368,13 +370,13 @@ class EventsQuery:
         ``query_only``, temporary tables included: the guard is lifted for the one INSERT, whose
         SELECT cannot write (SQLite has no data-changing functions).
         """
-        json = _json_for(self.engine)
+        json = self.json
         select = self.select(event, columns)
         if self.engine.dialect.name == "sqlite":
             _sqlite_temporary(scratch, f"CREATE TEMPORARY TABLE {table} AS {select}")
             return f"SELECT * FROM {table}"
         types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
-        types["timestamp"] = self._timestamp_type(scratch, select, json)
+        types["timestamp"] = self._timestamp_type(scratch, select)
         for column in sorted(columns):
             if column not in BASE_COLUMNS:
                 types.update({column + _SUFFIX[kind]: json.number_type if kind == NUMBER else json.text_type
@@ -387,15 +389,16 @@ class EventsQuery:
                                             f"{select}")))
         return f"SELECT * FROM {table}"
 
-    def _timestamp_type(self, scratch: Engine, select: str, json: _Json) -> str:
+    def _timestamp_type(self, scratch: Engine, select: str) -> str:
         """The events query's timestamp type, read in a read-only transaction."""
+        quoted = self.json.quote("timestamp")
         with scratch.connect() as conn:
             with conn.begin():
                 if self.engine.dialect.name == "postgresql":
                     found = conn.execute(text(_for_text(
-                        f"SELECT pg_typeof(s.{json.quote('timestamp')})::text FROM ({select}) AS s LIMIT 1"))).scalar()
+                        f"SELECT pg_typeof(s.{quoted})::text FROM ({select}) AS s LIMIT 1"))).scalar()
                     return found or "bigint"
-                result = conn.execute(text(_for_text(f"SELECT s.{json.quote('timestamp')} FROM ({select}) AS s LIMIT 0")))
+                result = conn.execute(text(_for_text(f"SELECT s.{quoted} FROM ({select}) AS s LIMIT 0")))
                 code = result.cursor.description[0][1]
                 result.close()
         if code not in _MYSQL_TYPES:
@@ -405,25 +408,24 @@ class EventsQuery:
     def drop(self, scratch: Engine, table: str) -> None:
         if self.engine.dialect.name == "sqlite":
             _sqlite_temporary(scratch, f"DROP TABLE IF EXISTS temp.{table}")
-        else:
-            _own_statement(scratch, f"DROP TEMPORARY TABLE IF EXISTS {table}" if self.engine.dialect.name != "postgresql"
-                           else f"DROP TABLE IF EXISTS {table}")
+        else:   # MariaDB's TEMPORARY keeps a mistake from ever dropping a real table
+            temporary = "" if self.engine.dialect.name == "postgresql" else "TEMPORARY "
+            _own_statement(scratch, f"DROP {temporary}TABLE IF EXISTS {table}")
 
     def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> tuple[dict[str, int], dict[str, int], int]:
         """For ``event``: how many events carry each key, how many hold something other than a
         number under each ``numeric`` key, and how many have properties that are not an object."""
-        json = _json_for(self.engine)
-        p = "e.reconcile_properties"
+        json, p = self.json, "e.reconcile_properties"
         sums = ([f"SUM({json.present(p, k)})" for k in keys] + [f"SUM({json.not_number(p, k)})" for k in numeric]
                 + [f"SUM({json.not_object(p)})"])
-        sql = f"SELECT {', '.join(sums)} FROM ({self._inner(event, json)}) AS e"
+        sql = f"SELECT {', '.join(sums)} FROM ({self._inner(event)}) AS e"
         try:
             with self.engine.connect() as conn:
                 with conn.begin():
                     row = conn.execute(text(_for_text(sql))).one()
         except SQLAlchemyError as exc:
             raise SourceError(f"checks.events_sql: reading the {event} events in the database failed: "
-                              f"{_first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
+                              f"{first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
         counts = [int(v or 0) for v in row]
         return dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-1]
 
@@ -467,10 +469,11 @@ def _for_text(sql: str) -> str:
     return re.sub(r"(?<![:\w\\]):(?=\w)", r"\\:", sql)
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """The first line of what the driver (or else the exception) said, for one-line messages."""
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
     return lines[0] if lines else exc.__class__.__name__
 
 
-__all__ = ["plan", "Routed", "EventsQuery", "render", "supported", "DIALECTS", "TEXT", "TYPED", "NUMBER", "TYPE"]
+__all__ = ["plan", "Routed", "EventsQuery", "render", "supported", "first_line", "DIALECTS", "TEXT", "TYPED", "NUMBER", "TYPE"]

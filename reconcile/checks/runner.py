@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from ..config import ChecksConfig
 from ..truth import Window
 from .flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable, Flattener, Needs
-from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Routed, plan, supported
+from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Routed, first_line, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
 from .rules import RULES, RuleContext, run_rule
 from .sources import SourceError, jsonl_events, sql_events, sql_frame
@@ -262,10 +262,9 @@ def _validate_in_database(validator, query: EventsQuery, event: str, columns: di
     table = f"reconcile_checks_{next(_SCRATCH_NAMES)}"
     try:
         sql = query.materialize(scratch, event, columns, table)
-    except Exception as exc:
+    except Exception as exc:  # the table, if half made, is dropped below like a whole one
         log.warning("checks: no temporary table for the %s events (%s); GX reads the events query itself",
-                    event, str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__)
-        query.drop(scratch, table)
+                    event, first_line(exc))
         sql = query.select(event, columns)
     try:
         return validator.validate_query(query.engine, sql, [r.expectation for r in batch], [r.gx_form for r in batch])

@@ -102,15 +102,17 @@ class GXValidator:
 
         key = engine.url.render_as_string(hide_password=False)
         if key not in self._sql_sources:
+            # One connection, so that GX's queries see the temporary tables reconcile fills: StaticPool
+            # (GX sets it itself for SQLite, whose connection is then used from the checks' database
+            # thread and closed from the main one).
+            if engine.dialect.name == "sqlite":
+                engine_kwargs = {"connect_args": {"check_same_thread": False}}
+            else:
+                engine_kwargs = {"poolclass": StaticPool}
             with warnings.catch_warnings():  # "use add_sqlite/add_postgres": add_sql is the one for all dialects
                 warnings.simplefilter("ignore")
-                # One connection (StaticPool; GX does that itself for SQLite): the temporary tables
-                # reconcile fills are seen by GX's queries.
-                # Used from the checks' database thread and closed from the main one.
-                kwargs = {"kwargs": {"connect_args": {"check_same_thread": False}} if engine.dialect.name == "sqlite"
-                          else {"poolclass": StaticPool}}
                 source = self.context.data_sources.add_sql(name=f"shop_{next(self._names)}", connection_string=key,
-                                                           **kwargs)
+                                                           kwargs=engine_kwargs)
                 guard_like(engine, source.get_execution_engine().engine)
             self._sql_sources[key] = source
         return self._sql_sources[key]

@@ -50,6 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..truth import Window, bound_statement
 from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
 from .model import EVENTS, Expectation
+from .rules import JSON_NUMBER
 from .sources import CANONICAL, SourceError, column_positions
 
 TEXT, TYPED, NUMBER, TYPE = "text", "typed", "number", "type"
@@ -183,6 +184,52 @@ class _Json:
     def not_object(self, p: str) -> str:
         return f"CASE WHEN {p} IS NOT NULL AND NOT COALESCE({self.is_object(p)}, FALSE) THEN 1 ELSE 0 END"
 
+    # ---- what reconcile's rules read (:mod:`.rules_in_database`)
+
+    def concat(self, *parts: str) -> str:
+        return "(" + " || ".join(parts) + ")"
+
+    def binary(self, expression: str) -> str:
+        """``expression`` compared and ordered by code point, as Python compares text."""
+        return expression
+
+    regex = "~"
+
+    def number_in_text(self, t: str) -> str:
+        """Text that is a JSON number (:data:`.rules.JSON_NUMBER`) as a number, else NULL."""
+        return (f"CASE WHEN {t} {self.regex} {self.literal('^' + JSON_NUMBER + '$')} "
+                f"THEN CAST({t} AS {self.number_type}) END")
+
+    def key_number(self, p: str, key: str) -> str:
+        """A property as a number: a JSON number, or a string holding one (as :func:`.rules.numbers`)."""
+        return (f"CASE WHEN {self.is_string(p, key)} THEN {self.number_in_text(self.as_text(p, key))} "
+                f"ELSE {self.as_number(p, key)} END")
+
+    def sent(self, p: str, key: str) -> str:
+        """The key is there with a value other than JSON null (pandas: not missing)."""
+        return f"COALESCE({self.json_type(p, key)}, 'none') <> 'none'"
+
+    def items_kind(self, p: str) -> str:
+        """How ``items`` arrived, as :func:`.flatten._items` names it: array, string, other,
+        missing (JSON null); NULL without the key. PostgreSQL says "text" for a string that may
+        hold an array: it has no test for valid JSON that does not fail the query."""
+        raise NotImplementedError
+
+    def keys(self, p: str) -> tuple[str, str, str]:
+        """(a FROM-clause addition naming each key of the object ``p`` as ``k``, the key, "its value is JSON null")."""
+        raise NotImplementedError
+
+    @staticmethod
+    def unit(n: str) -> str:
+        """A number's unit by its magnitude, as :func:`.rules.timestamp_units`; 'nan' for NULL."""
+        return (f"CASE WHEN {n} IS NULL THEN 'nan' WHEN ABS({n}) < 1e11 THEN 's' WHEN ABS({n}) < 1e14 THEN 'ms' "
+                f"WHEN ABS({n}) < 1e17 THEN 'us' ELSE 'ns' END")
+
+    @staticmethod
+    def seconds(n: str) -> str:
+        return (f"{n} / CASE WHEN ABS({n}) < 1e11 THEN 1.0 WHEN ABS({n}) < 1e14 THEN 1e3 "
+                f"WHEN ABS({n}) < 1e17 THEN 1e6 ELSE 1e9 END")
+
     def _type_or_null(self, p: str, key: str) -> str:
         return f"NULLIF({self.json_type(p, key)}, 'none')"
 
@@ -196,7 +243,22 @@ class _SQLite(_Json):
         return f"(json_valid({p}) AND json_type({p}) = 'object')"
 
     def _path(self, key):
-        return self.literal(f"$.{key}")
+        return self.literal(_path(key))
+
+    def number_in_text(self, t):   # SQLite has no REGEXP; its JSON parser tells a JSON number
+        return f"CASE WHEN json_valid({t}) AND json_type({t}) IN ('integer', 'real') THEN CAST({t} AS REAL) END"
+
+    def sent(self, p, key):
+        return f"COALESCE(json_type({p}, {self._path(key)}), 'null') <> 'null'"
+
+    def items_kind(self, p):
+        kind, value = f"json_type({p}, '$.items')", f"json_extract({p}, '$.items')"
+        return (f"CASE WHEN {kind} IS NULL THEN NULL WHEN {kind} = 'array' THEN 'array' "
+                f"WHEN {kind} = 'null' THEN 'missing' WHEN {kind} = 'text' AND json_valid({value}) "
+                f"AND json_type({value}) = 'array' THEN 'string' ELSE 'other' END")
+
+    def keys(self, p):
+        return f", json_each(CASE WHEN {self.is_object(p)} THEN {p} ELSE '{{}}' END) AS k", "k.key", "k.type = 'null'"
 
     def json_type(self, p, key):
         return self._types(f"json_type({p}, {self._path(key)})",
@@ -245,6 +307,22 @@ class _PostgreSQL(_Json):
         return (f"CASE WHEN jsonb_typeof({p} -> {self.literal(key)}) = 'number' "
                 f"THEN CAST({p} ->> {self.literal(key)} AS double precision) END")
 
+    def binary(self, expression):
+        return f'({expression}) COLLATE "C"'
+
+    def sent(self, p, key):
+        return f"COALESCE(jsonb_typeof({p} -> {self.literal(key)}), 'null') <> 'null'"
+
+    def items_kind(self, p):
+        kind, value = f"jsonb_typeof({p} -> 'items')", f"{p} ->> 'items'"
+        return (f"CASE WHEN {kind} IS NULL THEN NULL WHEN {kind} = 'array' THEN 'array' "
+                f"WHEN {kind} = 'null' THEN 'missing' WHEN {kind} = 'string' AND {value} ~ '^[ \\t\\n\\r]*\\[' "
+                "THEN 'text' ELSE 'other' END")
+
+    def keys(self, p):
+        return (f" CROSS JOIN LATERAL jsonb_each(CASE WHEN {self.is_object(p)} THEN {p} "
+                "ELSE CAST('{}' AS jsonb) END) AS k", "k.key", "jsonb_typeof(k.value) = 'null'")
+
 
 class _MySQL(_Json):
     """MariaDB and MySQL: JSON_UNQUOTE's text is utf8mb4_bin, so comparisons and REGEXP are case-sensitive."""
@@ -257,8 +335,32 @@ class _MySQL(_Json):
     def is_object(self, p):
         return f"(JSON_VALID({p}) AND JSON_TYPE({p}) = 'OBJECT')"
 
+    regex = "REGEXP"
+
     def _value(self, p, key):
-        return f"JSON_EXTRACT({p}, {self.literal(f'$.{key}')})"
+        return f"JSON_EXTRACT({p}, {self.literal(_path(key))})"
+
+    def concat(self, *parts):
+        return f"CONCAT({', '.join(parts)})"
+
+    def binary(self, expression):
+        return f"CAST({expression} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"
+
+    def sent(self, p, key):
+        return f"COALESCE(JSON_TYPE({self._value(p, key)}), 'NULL') <> 'NULL'"
+
+    def items_kind(self, p):
+        kind, raw = f"JSON_TYPE(JSON_EXTRACT({p}, '$.items'))", f"JSON_UNQUOTE(JSON_EXTRACT({p}, '$.items'))"
+        return (f"CASE WHEN {kind} IS NULL THEN NULL WHEN {kind} = 'ARRAY' THEN 'array' "
+                f"WHEN {kind} = 'NULL' THEN 'missing' WHEN {kind} = 'STRING' THEN "
+                f"CASE WHEN JSON_VALID({raw}) THEN CASE WHEN JSON_TYPE({raw}) = 'ARRAY' THEN 'string' ELSE 'other' END "
+                "ELSE 'other' END ELSE 'other' END")
+
+    def keys(self, p):
+        keys = f"JSON_KEYS(CASE WHEN {self.is_object(p)} THEN {p} ELSE '{{}}' END)"
+        value = f"JSON_EXTRACT({p}, CONCAT('$.\"', REPLACE(k.name, '\"', '\\\\\"'), '\"'))"
+        return (f", JSON_TABLE({keys}, '$[*]' COLUMNS (name VARCHAR(1024) PATH '$')) AS k",
+                self.binary("k.name"), f"JSON_TYPE({value}) = 'NULL'")
 
     def json_type(self, p, key):
         return self._types(f"JSON_TYPE({self._value(p, key)})",
@@ -284,6 +386,11 @@ class _MySQL(_Json):
                 f"THEN CAST(JSON_UNQUOTE({value}) AS DOUBLE) END")
 
 
+def _path(key: str) -> str:
+    """A JSON path to the key, quoted so that any key works (``$."product id"``)."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _json_for(engine: Engine) -> _Json:
     return {"sqlite": _SQLite, "postgresql": _PostgreSQL, "mysql": _MySQL, "mariadb": _MySQL}[engine.dialect.name](engine)
 
@@ -304,6 +411,16 @@ def render(engine: Engine, sql: str, window: Window) -> str:
                                                           compile_kwargs={"literal_binds": True}))
     # text() doubles every % for format/pyformat drivers; GX's own text() will double it again.
     return rendered.replace("%%", "%") if engine.dialect.paramstyle in ("format", "pyformat") else rendered
+
+
+@dataclass
+class Presence:
+    """What one query found out about an event name's events (:meth:`EventsQuery.presence`)."""
+
+    keys: dict[str, int]            # events carrying each key
+    not_numbers: dict[str, int]     # events holding something other than a number under each key
+    not_json: int                   # events whose properties are not a JSON object
+    events: int
 
 
 @dataclass
@@ -331,7 +448,8 @@ class EventsQuery:
         return cls(engine=engine, sql=rendered, columns=columns,
                    positions=column_positions(columns, "checks.events_sql"))
 
-    def _inner(self, event: str) -> str:
+    def events(self, event: str) -> str:
+        """The events of one name: ids as text, the timestamp, the properties as ``reconcile_properties``."""
         json = self.json
         q = json.quote
         picks = dict(zip(CANONICAL, self.positions))
@@ -356,7 +474,7 @@ class EventsQuery:
                 continue
             for kind in sorted(columns[column]):
                 parts.append(f"{json.column(p, column, kind)} AS {q(column + _SUFFIX[kind])}")
-        return f"SELECT {', '.join(parts)} FROM ({self._inner(event)}) AS e"
+        return f"SELECT {', '.join(parts)} FROM ({self.events(event)}) AS e"
 
     def materialize(self, scratch: Engine, event: str, columns: dict[str, set[str]], table: str) -> str:
         """Fill the temporary table ``table`` on ``scratch`` (GX's one-connection engine) with
@@ -412,22 +530,27 @@ class EventsQuery:
             temporary = "" if self.engine.dialect.name == "postgresql" else "TEMPORARY "
             _own_statement(scratch, f"DROP {temporary}TABLE IF EXISTS {table}")
 
-    def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> tuple[dict[str, int], dict[str, int], int]:
+    def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> "Presence":
         """For ``event``: how many events carry each key, how many hold something other than a
-        number under each ``numeric`` key, and how many have properties that are not an object."""
+        number under each ``numeric`` key, how many have properties that are not an object, and
+        how many there are."""
         json, p = self.json, "e.reconcile_properties"
         sums = ([f"SUM({json.present(p, k)})" for k in keys] + [f"SUM({json.not_number(p, k)})" for k in numeric]
-                + [f"SUM({json.not_object(p)})"])
-        sql = f"SELECT {', '.join(sums)} FROM ({self._inner(event)}) AS e"
+                + [f"SUM({json.not_object(p)})", "COUNT(*)"])
+        row, = self.fetch(f"SELECT {', '.join(sums)} FROM ({self.events(event)}) AS e", event)
+        counts = [int(v or 0) for v in row]
+        return Presence(dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-2], counts[-1])
+
+
+    def fetch(self, sql: str, event: str) -> list[tuple]:
+        """The rows of one of reconcile's queries on ``event``'s events, read-only and time-limited."""
         try:
             with self.engine.connect() as conn:
                 with conn.begin():
-                    row = conn.execute(text(_for_text(sql))).one()
+                    return [tuple(row) for row in conn.execute(text(_for_text(sql)))]
         except SQLAlchemyError as exc:
             raise SourceError(f"checks.events_sql: reading the {event} events in the database failed: "
                               f"{first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
-        counts = [int(v or 0) for v in row]
-        return dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-1]
 
 
 # pymysql's field type codes (pymysql.constants.FIELD_TYPE) → a column type that holds the value

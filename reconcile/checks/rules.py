@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -101,10 +102,19 @@ def validate_rule(kind: str, kwargs: dict[str, Any]) -> str | None:
 def run_rule(expectation: Expectation, context: RuleContext, event: str) -> CheckResult:
     model, function = RULES[expectation.type]
     arguments = model(**expectation.kwargs)
-    check = CheckResult(suite=expectation.suite, expectation=expectation.type, severity=expectation.severity,
-                        column=getattr(arguments, "column", None) or getattr(arguments, "key", None),
-                        on=expectation.on, kwargs=dict(expectation.kwargs))
+    check = new_check(expectation, arguments)
     function(check, arguments, context.table(event), context, expectation.on)
+    return settle(check, arguments)
+
+
+def new_check(expectation: Expectation, arguments: _Arguments) -> CheckResult:
+    return CheckResult(suite=expectation.suite, expectation=expectation.type, severity=expectation.severity,
+                       column=getattr(arguments, "column", None) or getattr(arguments, "key", None),
+                       on=expectation.on, kwargs=dict(expectation.kwargs))
+
+
+def settle(check: CheckResult, arguments: _Arguments) -> CheckResult:
+    """Percent and success from the counts, with ``mostly`` as in GX."""
     if check.unexpected_count is not None and check.element_count is not None and not check.message.startswith("could"):
         check.unexpected_percent = (100.0 * check.unexpected_count / check.element_count) if check.element_count else 0.0
         allowed = (1.0 - arguments.mostly) * check.element_count
@@ -115,13 +125,19 @@ def run_rule(expectation: Expectation, context: RuleContext, event: str) -> Chec
 def _finish(check: CheckResult, frame: pd.DataFrame, unexpected: pd.Series, checked: int, context: RuleContext,
             values: pd.Series | None = None, what: str = "unexpected") -> None:
     """Fill counts, ids and samples from a boolean mask over ``frame``."""
-    check.element_count = int(checked)
-    check.unexpected_count = int(unexpected.sum())
-    offenders = frame.loc[unexpected.to_numpy()] if check.unexpected_count else frame.iloc[0:0]
+    count = int(unexpected.sum())
+    offenders = frame.loc[unexpected.to_numpy()] if count else frame.iloc[0:0]
     ids = offenders["event_id"].dropna().astype(str) if "event_id" in offenders.columns else pd.Series([], dtype=object)
-    check.event_ids = list(dict.fromkeys(ids.head(context.max_ids * 4).tolist()))[: context.max_ids]
-    if values is not None and check.unexpected_count:
-        check.sample_values = distinct_samples(values[unexpected.to_numpy()].head(500).tolist(), context.sample_size)
+    samples = values[unexpected.to_numpy()].head(500).tolist() if values is not None and count else []
+    conclude(check, checked, count, ids.head(context.max_ids * 4).tolist(), samples, context, what)
+
+
+def conclude(check: CheckResult, checked: int, unexpected: int, ids: list, samples: list, context: RuleContext,
+             what: str = "unexpected") -> None:
+    """Counts, the first offending event ids and distinct sample values, and the message."""
+    check.element_count, check.unexpected_count = int(checked), int(unexpected)
+    check.event_ids = list(dict.fromkeys(str(i) for i in ids if i is not None))[: context.max_ids]
+    check.sample_values = distinct_samples(samples, context.sample_size) if samples else []
     noun = "line items" if check.on == ITEMS else "events"
     if check.unexpected_count:
         check.message = f"{check.unexpected_count:,} of {check.element_count:,} {noun} {what}"
@@ -195,22 +211,50 @@ def items_arrays(check: CheckResult, args: ItemsArrays, table: EventTable, conte
 _UNIT_LIMITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
 
 
+#: text that is a JSON number, with JSON's whitespace around it (the same test runs in SQL)
+JSON_NUMBER = r"[ \t\n\r]*-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?[ \t\n\r]*"
+
+
+def numbers(values: pd.Series) -> pd.Series:
+    """``values`` as float64: numbers (not true/false) and text that is a JSON number; NaN for
+    anything else. One definition for pandas and every database, so the engines agree."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return pd.Series(np.nan, index=values.index, dtype="float64")
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.astype("float64")
+    objects = values.astype(object)
+    text = objects.map(lambda v: isinstance(v, str))
+    number = objects.map(lambda v: isinstance(v, (int, float, Decimal)) and not isinstance(v, bool))
+    converted = pd.Series(np.nan, index=values.index, dtype="float64")
+    if number.any():
+        converted[number] = objects[number].astype("float64")
+    if text.any():
+        strings = objects[text].astype(str)
+        parsed = strings.str.fullmatch(JSON_NUMBER)
+        converted[parsed[parsed].index] = strings[parsed].astype("float64")
+    return converted
+
+
 def timestamp_units(values: pd.Series) -> pd.Series:
-    """Each value's unit from its magnitude: "s", "ms", "us", "ns"; "nan" for text, None for nulls."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    magnitude = numbers.abs().to_numpy(dtype="float64", na_value=np.nan)
-    units = np.select([magnitude < limit for limit, _ in _UNIT_LIMITS], [unit for _, unit in _UNIT_LIMITS], "ns")
-    units = pd.Series(units, index=values.index, dtype=object)
-    units[numbers.isna().to_numpy()] = "nan"
-    units[values.isna().to_numpy()] = None
-    return units
+    """Each value's unit from its magnitude: "s", "ms", "us", "ns"; "nan" for what is not a
+    number (:func:`numbers`), None for nulls."""
+    return _units(values, numbers(values))
 
 
 def to_seconds(values: pd.Series) -> pd.Series:
     """Timestamps in any of the four units as float seconds (NaN for what is not a number)."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    divisor = timestamp_units(values).map({"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9})
-    return numbers / divisor.astype("float64")
+    converted = numbers(values)
+    divisor = _units(values, converted).map({"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9})
+    return converted / divisor.astype("float64")
+
+
+def _units(values: pd.Series, converted: pd.Series) -> pd.Series:
+    magnitude = converted.abs().to_numpy(dtype="float64", na_value=np.nan)
+    units = np.select([magnitude < limit for limit, _ in _UNIT_LIMITS], [unit for _, unit in _UNIT_LIMITS], "ns")
+    units = pd.Series(units, index=values.index, dtype=object)
+    units[converted.isna().to_numpy()] = "nan"
+    units[values.isna().to_numpy()] = None
+    return units
 
 
 def timestamps_in_unit(check: CheckResult, args: TimestampUnit, table: EventTable, context: RuleContext,
@@ -271,15 +315,17 @@ def counted_once(check: CheckResult, args: CountedOnce, table: EventTable, conte
     if _lacks(check, frame, args.column, table, context):
         return
     keyed = frame[args.column].notna()
-    order = pd.DataFrame({"ts": to_seconds(frame["timestamp"]), "at": np.arange(len(frame))}, index=frame.index)
-    ranked = order.sort_values(["ts", "at"], kind="stable", na_position="last").index
+    value = numbers(frame[args.value_column]) if args.value_column in frame.columns \
+        else pd.Series(np.nan, index=frame.index)
+    # the first copy is the earliest; ties go to the smaller event_id, then value (as in SQL)
+    order = pd.DataFrame({"ts": to_seconds(frame["timestamp"]), "id": frame["event_id"], "value": value,
+                          "at": np.arange(len(frame))}, index=frame.index)
+    ranked = order.sort_values(["ts", "id", "value", "at"], kind="stable", na_position="last").index
     keys = frame.loc[ranked, args.column].astype(object).astype(str)
     copies = pd.Series(keys.duplicated(keep="first").to_numpy() & keyed.loc[ranked].to_numpy(), index=ranked)
     copies = copies.reindex(frame.index)
     _finish(check, frame, copies, int(keyed.sum()), context, values=frame[args.column],
             what=f"repeat an earlier event's {args.column}")
-    value = (pd.to_numeric(frame[args.value_column], errors="coerce") if args.value_column in frame.columns
-             else pd.Series(np.nan, index=frame.index))
     doubled = float(value[copies.to_numpy()].sum()) if check.unexpected_count else 0.0
     orders = int(frame.loc[copies.to_numpy(), args.column].astype(object).astype(str).nunique())
     check.details = {"orders_affected": orders, f"{args.value_column}_double_counted": round(doubled, 2)}
@@ -295,4 +341,5 @@ RULES: dict[str, tuple[type[_Arguments], Callable[..., None]]] = {
     "expect_orders_to_be_counted_once": (CountedOnce, counted_once),
 }
 
-__all__ = ["RULES", "RuleContext", "run_rule", "validate_rule", "normal_key", "timestamp_units", "to_seconds"]
+__all__ = ["RULES", "RuleContext", "run_rule", "new_check", "settle", "conclude", "validate_rule", "normal_key",
+           "numbers", "timestamp_units", "to_seconds", "JSON_NUMBER"]

@@ -25,9 +25,10 @@ from sqlalchemy.engine import Engine
 from ..config import ChecksConfig
 from ..truth import Window
 from .flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable, Flattener, Needs
-from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Routed, first_line, plan, supported
+from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, first_line, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
 from .rules import RULES, RuleContext, run_rule
+from .rules_in_database import run_rule_in_database, runs_in_database
 from .sources import SourceError, jsonl_events, sql_events, sql_frame
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,18 @@ def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
     while Python parses JSON, so the two overlap on two cores."""
     database = in_database(checks, engine)
     routed = {s.name: [r for r in map(plan, s.expectations) if r is not None] if database else [] for s in suites}
-    in_memory = {s.name: [e for e in s.expectations if e.index not in {r.expectation.index for r in routed[s.name]}]
+    rules = {s.name: [e for e in s.expectations if runs_in_database(e)] if database else [] for s in suites}
+    in_memory = {s.name: [e for e in s.expectations
+                          if e.index not in {r.expectation.index for r in routed[s.name]} | {e.index for e in rules[s.name]}]
                  for s in suites}
+    limits = RuleContext({}, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
     try:
         query = EventsQuery.open(engine, checks.events_sql, window) if database else None
     except Exception as exc:  # SourceError, or a bug of ours: the checks are errors, never passes
         return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-checks-db") as pool:
-        found = {s.name: pool.submit(_in_database, s, routed[s.name], query, validator)
-                 for s in suites if routed[s.name]}
+        found = {s.name: pool.submit(_in_database, s, routed[s.name], rules[s.name], query, validator, limits)
+                 for s in suites if routed[s.name] or rules[s.name]}
         try:
             needs = memory_needs(suites, in_memory) if database else None
             names = set(needs) if needs is not None else event_names(suites)
@@ -184,21 +188,24 @@ def _unreadable(exc: Exception) -> str:
 
 
 def check_event_suite(suite: Suite, context: RuleContext, validator, *,
-                      found_in_database: tuple[dict[int, CheckResult], int] | None = None) -> list[CheckResult]:
+                      found_in_database: tuple[dict[int, CheckResult], Presence | None] | None = None
+                      ) -> list[CheckResult]:
     """One suite's results in its order; ``found_in_database``: the results already found there, and
-    the number of events whose properties are not a JSON object."""
+    what the database said about the events (how many, how many not a JSON object)."""
     table = context.table(suite.event)
     by_index: dict[int, CheckResult] = {}
-    not_json = table.properties_not_json
+    not_json, events = table.properties_not_json, len(table.events)
     if found_in_database is not None:
-        found, not_json = found_in_database
+        found, presence = found_in_database
         by_index.update(found)
+        if presence is not None:
+            not_json, events = presence.not_json, presence.events
     for on, frame in ((EVENTS, table.events), (ITEMS, table.items)):
         chosen = [e for e in suite.expectations if e.on == on and not e.rule and e.index not in by_index]
         for result, expectation in zip(_validate(validator, chosen, frame, "event_id"), chosen):
             by_index[expectation.index] = result
     for expectation in suite.expectations:
-        if expectation.rule:
+        if expectation.rule and expectation.index not in by_index:
             try:
                 by_index[expectation.index] = run_rule(expectation, context, suite.event)
             except Exception as exc:  # a bug of ours must fail the check, not pass it nor stop the others
@@ -206,37 +213,52 @@ def check_event_suite(suite: Suite, context: RuleContext, validator, *,
                 by_index[expectation.index] = failed_result(expectation, exc)
     results = [by_index[e.index] for e in suite.expectations]
     if not_json:
-        element_count = next((r.element_count for r in results if r.on == EVENTS and r.element_count is not None),
-                             len(table.events))
         results.append(CheckResult(suite=suite.name, expectation="properties_are_json_objects", severity="warning",
-                                   unexpected_count=not_json, element_count=element_count,
+                                   unexpected_count=not_json, element_count=events,
                                    message=f"{not_json:,} events have properties that are not a "
                                            "JSON object; they were checked as if empty"))
     return results
 
 
-def _in_database(suite: Suite, routed: list[Routed], query: EventsQuery, validator
-                 ) -> tuple[dict[int, CheckResult], int]:
-    """The routed expectations' results, run by GX on the events query; and the not-JSON count."""
+def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], query: EventsQuery, validator,
+                 limits: RuleContext) -> tuple[dict[int, CheckResult], Presence | None]:
+    """The results of what runs in the database: the routed expectations (by GX on the events
+    query) and reconcile's rules (as SQL); and what the database said about the events."""
     exist = [r for r in routed if r.kind is None]
     values = [r for r in routed if r.kind is not None]
     try:
         keys = sorted({r.column for r in exist if r.column not in BASE_COLUMNS})
         numeric = sorted({r.column for r in values if r.kind == NUMBER and r.column not in BASE_COLUMNS})
-        present, not_numbers, not_json = query.presence(suite.event, keys, numeric)
+        presence = query.presence(suite.event, keys, numeric)
     except Exception as exc:
-        return {r.expectation.index: error_result(r.expectation, _unreadable(exc)) for r in routed}, 0
+        message = _unreadable(exc)
+        return {e.index: error_result(e, message) for e in [r.expectation for r in routed] + rules}, None
+    found = _gx_in_database(suite.event, exist, values, presence, query, validator)
+    for expectation in rules:
+        try:
+            found[expectation.index] = run_rule_in_database(expectation, query, suite.event, limits)
+        except SourceError as exc:
+            found[expectation.index] = error_result(expectation, str(exc))
+        except Exception as exc:  # a bug of ours must fail the check, not pass it nor stop the others
+            log.exception("rule %s failed in the database", expectation.type)
+            found[expectation.index] = failed_result(expectation, exc)
+    return found, presence
+
+
+def _gx_in_database(event: str, exist: list[Routed], values: list[Routed], presence: Presence, query: EventsQuery,
+                    validator) -> dict[int, CheckResult]:
+    not_numbers = presence.not_numbers
     mixed = [r for r in values if r.kind == NUMBER and not_numbers.get(r.column)]
     values = [r for r in values if r not in mixed]
     found: dict[int, CheckResult] = {}
     batches = [(values, _kinds(values)),
-               (exist, {k: {TEXT} for k in keys if present.get(k)})]  # absent properties are not selected
+               (exist, {k: {TEXT} for k, n in presence.keys.items() if n})]  # absent properties are not selected
     for batch, columns in batches:
         if not batch:
             continue
         expectations = [r.expectation for r in batch]
         try:
-            results = _validate_in_database(validator, query, suite.event, columns, batch)
+            results = _validate_in_database(validator, query, event, columns, batch)
         except Exception as exc:  # GX or the database failed: every expectation of the batch fails
             log.exception("Great Expectations failed in the database")
             results = [failed_result(e, exc) for e in expectations]
@@ -248,7 +270,7 @@ def _in_database(suite: Suite, routed: list[Routed], query: EventsQuery, validat
     for r in mixed:  # as in pandas, where GX refuses to compare mixed types with numeric bounds
         found[r.expectation.index] = failed_result(r.expectation, None,
                                                    f"{not_numbers[r.column]:,} values of {r.column} are not numbers")
-    return found, not_json
+    return found
 
 
 _SCRATCH_NAMES = count(1)

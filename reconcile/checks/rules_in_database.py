@@ -1,0 +1,258 @@
+"""reconcile's rules as SQL in the shop database, with the results of :mod:`.rules` in pandas.
+
+With the events in a database (``checks.engine = "database"``), each rule on events is one
+aggregate query and one query for its first offenders, on the events query of its event name
+(:meth:`.in_database.EventsQuery.events`); no event is read into Python. The meanings are
+those of the pandas rules, spelled once per dialect in :mod:`.in_database`:
+
+* a number is a JSON number, or text that is one (:func:`.rules.numbers`); true is not;
+* values compared as keys (order ids, cart ids, people) are text as pandas prints them, compared
+  by code point (PostgreSQL ``COLLATE "C"``, MariaDB ``utf8mb4_bin``);
+* of repeated orders, the first is the earliest, ties going to the smaller event_id, then value.
+
+Line-item rules (``on = "items"`` for property names and timestamp units) and rules on columns
+whose names are not plain identifiers stay in memory (:func:`runs_in_database`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
+from .gx import plain
+from .in_database import _PLAIN, EventsQuery
+from .model import CheckResult, Expectation
+from .rules import (RULES, CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, TimestampUnit,
+                    _could_not, conclude, new_check, normal_key, settle)
+
+#: offending rows read per rule: enough for the event ids (max_ids, 4 rows each) and samples
+_OFFENDERS = 500
+_NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS, ITEMS_TYPE, "item_index"}
+
+
+def runs_in_database(expectation: Expectation) -> bool:
+    """Whether a rule runs as SQL: on events, naming only plainly spelled columns."""
+    if not expectation.rule or expectation.type not in _IN_DATABASE:
+        return False
+    if expectation.on == ITEMS and expectation.type in ("expect_property_names_to_be_consistent",
+                                                        "expect_timestamps_to_be_in_unit"):
+        return False
+    arguments = RULES[expectation.type][0](**expectation.kwargs)
+    columns = [getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)]
+    return all(_PLAIN.match(c) and c not in (ITEMS, ITEMS_TYPE) for c in columns)
+
+
+def run_rule_in_database(expectation: Expectation, query: EventsQuery, event: str, context: RuleContext
+                         ) -> CheckResult:
+    arguments = RULES[expectation.type][0](**expectation.kwargs)
+    check = new_check(expectation, arguments)
+    _IN_DATABASE[expectation.type](check, arguments, _Events(query, event), context)
+    return settle(check, arguments)
+
+
+class _Events:
+    """SQL for one event name's events (alias ``e``): a column as text, as a number, its presence."""
+
+    def __init__(self, query: EventsQuery, event: str):
+        self.query, self.event, self.json = query, event, query.json
+        self.p = "e.reconcile_properties"
+
+    def source(self, event: str | None = None) -> str:
+        return f"({self.query.events(event or self.event)}) AS e"
+
+    def fetch(self, sql: str) -> list[tuple]:
+        return self.query.fetch(sql, self.event)
+
+    def guarded(self, expression: str) -> str:
+        """``expression`` on the properties, NULL where they are not a JSON object (checked as empty)."""
+        return f"CASE WHEN {self.json.is_object(self.p)} THEN {expression} END"
+
+    def text(self, column: str) -> str:
+        if column in BASE_COLUMNS:
+            value = f"e.{self.json.quote(column)}"
+            return self.json.binary(self.json.as_string(value) if column == "timestamp" else value)
+        return self.json.binary(self.guarded(self.json.as_text(self.p, column)))
+
+    def number(self, column: str) -> str:
+        if column in BASE_COLUMNS:
+            return self.json.number_in_text(self.json.as_string(f"e.{self.json.quote(column)}"))
+        return self.guarded(self.json.key_number(self.p, column))
+
+    def present(self, column: str) -> str:
+        """1 where the event has the column at all (a property's key, even with null), else 0."""
+        return "1" if column in BASE_COLUMNS else self.json.present(self.p, column)
+
+    def seconds(self) -> str:
+        return self.json.seconds(self.number("timestamp"))
+
+    def person(self) -> str:
+        """customer_id, else anonymous_id, as :func:`.rules._person` spells it."""
+        json = self.json
+        return json.binary(f"COALESCE({json.concat(json.literal('c:'), 'e.customer_id')}, "
+                           f"{json.concat(json.literal('a:'), 'COALESCE(e.anonymous_id, ' + json.literal('') + ')')})")
+
+
+def _lacks(check: CheckResult, events: int, present: int, column: str, event: str, context: RuleContext) -> bool:
+    """As :func:`.rules._lacks`: a column no event has fails the rule, unless there are no events."""
+    if present:
+        return False
+    if events:
+        _could_not(check, f"the {event} events have no {column}")
+    else:
+        conclude(check, 0, 0, [], [], context)
+    return True
+
+
+def _sample(number: Any, text_value: Any) -> Any:
+    """A value as the report shows it: the number where it is one (whole numbers as integers)."""
+    if number is None:
+        return text_value
+    return int(number) if float(number).is_integer() else float(number)
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def property_names(check: CheckResult, args: PropertyNames, events: _Events, context: RuleContext) -> None:
+    json = events.json
+    join, key, is_null = json.keys(events.p)
+    found = events.fetch(f"SELECT {key}, SUM(CASE WHEN {is_null} THEN 0 ELSE 1 END) "
+                         f"FROM {events.source()}{join} GROUP BY {key}")
+    used = {str(k): int(n or 0) for k, n in found
+            if str(k) not in _NOT_PROPERTIES and not str(k).startswith(("properties.", "item."))}
+    groups: dict[str, list[str]] = {}
+    for spelling in sorted(used):
+        groups.setdefault(normal_key(spelling), []).append(spelling)
+    expected = {normal_key(name): name for name in args.expected}
+    variants: dict[str, dict[str, int]] = {}
+    for group, spellings in groups.items():
+        if len(spellings) < 2:
+            continue
+        canonical = expected.get(group) or min(spellings, key=lambda s: (-used[s], s != s.lower(), s))
+        variants[canonical] = {s: used[s] for s in spellings if s != canonical}
+    others = [s for found_ in variants.values() for s in found_]
+    unexpected = " OR ".join(f"({json.sent(events.p, s)})" for s in others) or "1 = 0"
+    unexpected = f"COALESCE({events.guarded(unexpected)}, 1 = 0)"
+    (total, count), = events.fetch(f"SELECT COUNT(*), SUM(CASE WHEN {unexpected} THEN 1 ELSE 0 END) "
+                                   f"FROM {events.source()}")
+    ids = events.fetch(f"SELECT e.event_id FROM {events.source()} WHERE {unexpected} LIMIT {_OFFENDERS}") \
+        if count else []
+    conclude(check, total, count or 0, [i for i, in ids], [], context,
+             what="use another spelling of a property name")
+    check.sample_values = [f"{s} (expected {c})" for c, found_ in variants.items() for s in found_][: context.sample_size]
+    check.details = {"variants": variants}
+
+
+def items_arrays(check: CheckResult, args: ItemsArrays, events: _Events, context: RuleContext) -> None:
+    json = events.json
+    rows = (f"SELECT e.event_id AS event_id, {events.guarded(json.items_kind(events.p))} AS kind, "
+            f"{events.guarded(json.as_text(events.p, ITEMS))} AS raw FROM {events.source()}")
+    kinds = {kind: int(n) for kind, n in events.fetch(f"SELECT r.kind, COUNT(*) FROM ({rows}) AS r GROUP BY r.kind")}
+    if not any(kind is not None for kind in kinds):
+        conclude(check, 0, 0, [], [], context)
+        check.message = "no event of this name carries items"
+        return
+    counts = {kind: kinds.get(kind, 0) for kind in ("array", "string", "other")}
+    if kinds.get("text"):    # PostgreSQL: strings that may hold an array, parsed here
+        for raw, in events.fetch(f"SELECT r.raw FROM ({rows}) AS r WHERE r.kind = 'text'"):
+            counts[_string_kind(raw)] += 1
+    carried = sum(counts.values())
+    offenders = events.fetch(f"SELECT r.event_id, r.kind, r.raw FROM ({rows}) AS r "
+                             f"WHERE r.kind IN ('string', 'other', 'text') LIMIT {_OFFENDERS}")
+    conclude(check, carried, counts["string"] + counts["other"], [i for i, _, _ in offenders],
+             [_string_kind(raw) if kind == "text" else kind for _, kind, raw in offenders], context,
+             what="carry line items that are not an array")
+    check.details = counts
+    if counts["string"]:
+        check.message += f" ({counts['string']:,} as a JSON string)"
+
+
+def _string_kind(raw: str) -> str:
+    try:
+        return "string" if isinstance(json.loads(raw), list) else "other"
+    except ValueError:
+        return "other"
+
+
+def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events, context: RuleContext) -> None:
+    rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS t, {events.number(args.column)} AS n, "
+            f"{events.present(args.column)} AS has FROM {events.source()}")
+    unit = f"CASE WHEN r.t IS NULL THEN NULL ELSE {events.json.unit('r.n')} END"
+    units = events.fetch(f"SELECT u.unit, COUNT(*), SUM(u.has) FROM (SELECT {unit} AS unit, r.has FROM ({rows}) AS r) "
+                         "AS u GROUP BY u.unit")
+    total, has = sum(int(n) for _, n, _ in units), sum(int(h or 0) for _, _, h in units)
+    if _lacks(check, total, has, args.column, events.event, context):
+        return
+    present = {u: int(n) for u, n, _ in units if u is not None}
+    unexpected = sum(n for u, n in present.items() if u != args.unit)
+    offenders = events.fetch(f"SELECT r.event_id, r.n, r.t FROM ({rows}) AS r WHERE r.t IS NOT NULL "
+                             f"AND {unit} <> {events.json.literal(args.unit)} LIMIT {_OFFENDERS}") if unexpected else []
+    conclude(check, sum(present.values()), unexpected, [i for i, _, _ in offenders],
+             [_sample(n, t) for _, n, t in offenders], context,
+             what={"s": "not in seconds", "ms": "not in milliseconds"}[args.unit])
+    check.details = dict(sorted(present.items(), key=lambda item: -item[1]))
+
+
+def events_follow(check: CheckResult, args: EventsFollow, events: _Events, context: RuleContext) -> None:
+    key = events.text(args.key)
+    mine = (f"SELECT e.event_id AS event_id, {key} AS k, {events.person()} AS person, {events.seconds()} AS ts, "
+            f"{events.present(args.key)} AS has FROM {events.source()}")
+    earlier = (f"SELECT {key} AS k, {events.person()} AS person, {events.seconds()} AS ts "
+               f"FROM {events.source(args.after)}")
+    by = "b.k, b.person" if args.same_person else "b.k"
+    on = "f.k = m.k AND f.person = m.person" if args.same_person else "f.k = m.k"
+    reasons = {"none": f"no {args.after}", "other": f"{args.after} by another person",
+               "later": f"{args.after} came later"}
+    judged = (f"SELECT m.event_id, m.k, m.has, CASE WHEN m.k IS NULL THEN NULL WHEN a.k IS NULL THEN 'none' "
+              "WHEN f.first_ts IS NULL THEN 'other' WHEN f.first_ts <= m.ts THEN 'ok' ELSE 'later' END AS reason "
+              f"FROM ({mine}) AS m "
+              f"LEFT JOIN (SELECT DISTINCT b.k FROM ({earlier}) AS b WHERE b.k IS NOT NULL) AS a ON a.k = m.k "
+              f"LEFT JOIN (SELECT {by}, MIN(b.ts) AS first_ts FROM ({earlier}) AS b WHERE b.k IS NOT NULL "
+              f"GROUP BY {by}) AS f ON {on}")
+    found = events.fetch(f"SELECT j.reason, COUNT(*), SUM(j.has) FROM ({judged}) AS j GROUP BY j.reason")
+    total, has = sum(int(n) for _, n, _ in found), sum(int(h or 0) for _, _, h in found)
+    if _lacks(check, total, has, args.key, events.event, context):
+        return
+    counts = {reason: int(n) for reason, n, _ in found if reason is not None}
+    unexpected = sum(n for reason, n in counts.items() if reason != "ok")
+    offenders = events.fetch(f"SELECT j.event_id, j.k FROM ({judged}) AS j WHERE j.reason IN ('none', 'other', 'later') "
+                             f"LIMIT {_OFFENDERS}") if unexpected else []
+    conclude(check, sum(counts.values()), unexpected, [i for i, _ in offenders], [k for _, k in offenders], context,
+             what=f"have no earlier {args.after} with the same {args.key}" + (" and person" if args.same_person else ""))
+    check.details = {reasons[r]: n for r, n in sorted(counts.items(), key=lambda item: -item[1]) if r != "ok"}
+
+
+def counted_once(check: CheckResult, args: CountedOnce, events: _Events, context: RuleContext) -> None:
+    json = events.json
+    rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS k, {events.seconds()} AS ts, "
+            f"{events.number(args.value_column)} AS v, {events.present(args.column)} AS has FROM {events.source()}")
+    last = "CASE WHEN {0} IS NULL THEN 1 ELSE 0 END, {0}"
+    order = ", ".join((last.format("r.ts"), last.format(json.binary("r.event_id")), last.format("r.v")))
+    ranked = f"SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.k ORDER BY {order}) AS rn FROM ({rows}) AS r"
+    copy = "x.k IS NOT NULL AND x.rn > 1"
+    (total, has, keyed, copies, doubled, orders), = events.fetch(
+        f"SELECT COUNT(*), SUM(x.has), SUM(CASE WHEN x.k IS NOT NULL THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN {copy} THEN 1 ELSE 0 END), SUM(CASE WHEN {copy} THEN x.v END), "
+        f"COUNT(DISTINCT CASE WHEN {copy} THEN x.k END) FROM ({ranked}) AS x")
+    if _lacks(check, int(total), int(has or 0), args.column, events.event, context):
+        return
+    copies, orders, doubled = int(copies or 0), int(orders or 0), round(float(doubled or 0.0), 2)
+    offenders = events.fetch(f"SELECT x.event_id, x.k FROM ({ranked}) AS x WHERE {copy} LIMIT {_OFFENDERS}") \
+        if copies else []
+    conclude(check, int(keyed or 0), copies, [i for i, _ in offenders], [k for _, k in offenders], context,
+             what=f"repeat an earlier event's {args.column}")
+    check.details = {"orders_affected": orders if copies else 0, f"{args.value_column}_double_counted": doubled}
+    if copies:
+        check.message += f"; {orders:,} orders, {args.value_column} counted twice: {plain(doubled):,}"
+
+
+_IN_DATABASE: dict[str, Callable[..., None]] = {
+    "expect_property_names_to_be_consistent": property_names,
+    "expect_items_to_be_arrays": items_arrays,
+    "expect_timestamps_to_be_in_unit": timestamps_in_unit,
+    "expect_events_to_follow": events_follow,
+    "expect_orders_to_be_counted_once": counted_once,
+}
+
+__all__ = ["runs_in_database", "run_rule_in_database"]

@@ -200,12 +200,23 @@ def _items(value: Any) -> tuple[str, list]:
     if value is None:
         return "missing", []
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return "other", []
-        return ("string", parsed) if isinstance(parsed, list) else ("other", [])
+        parsed = items_in_text(value)
+        return ("string", parsed) if parsed is not None else ("other", [])
     return "other", []
+
+
+def items_in_text(value: str) -> list | None:
+    """The line items a JSON string holds, or None. Strict JSON, as every database parses it:
+    no NaN or Infinity, and no NUL character (PostgreSQL's jsonb refuses it)."""
+    try:
+        parsed = json.loads(value, parse_constant=_not_json)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, list) and "\\u0000" not in value and "\x00" not in value else None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _text(value: Any) -> str | None:
@@ -221,4 +232,4 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-__all__ = ["EventTable", "Flattener", "Needs", "BASE_COLUMNS", "ITEMS", "ITEMS_TYPE"]
+__all__ = ["EventTable", "Flattener", "Needs", "BASE_COLUMNS", "ITEMS", "ITEMS_TYPE", "ITEM_BASE", "items_in_text"]

@@ -39,7 +39,7 @@ the shop either.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -48,7 +48,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..truth import Window, bound_statement
-from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
+from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from .model import EVENTS, Expectation
 from .rules import JSON_NUMBER
 from .sources import CANONICAL, SourceError, column_positions
@@ -89,10 +89,10 @@ def plan(expectation: Expectation) -> Routed | None:
     """How ``expectation`` runs in the database, or None when it must run in memory."""
     kwargs, kind = dict(expectation.kwargs), expectation.type
     column = kwargs.get("column")
-    if expectation.rule or expectation.on != EVENTS or not isinstance(column, str) or not _PLAIN.match(column) \
-            or column in (ITEMS, ITEMS_TYPE):   # derived while flattening: in memory
+    if expectation.rule or not isinstance(column, str) or not _PLAIN.match(column) \
+            or (expectation.on == EVENTS and column in (ITEMS, ITEMS_TYPE)):   # derived while flattening
         return None
-    base = column in BASE_COLUMNS
+    base = column in (BASE_COLUMNS if expectation.on == EVENTS else ITEM_BASE)
     if kind == "expect_column_to_exist":
         return None if set(kwargs) - {"column"} else Routed(expectation, expectation, column, None)
     if kind in _ON_TEXT:
@@ -215,6 +215,17 @@ class _Json:
         hold an array: it has no test for valid JSON that does not fail the query."""
         raise NotImplementedError
 
+    def explode_items(self, p: str, unparsable: list[str]) -> tuple[str, str, str]:
+        """(a FROM-clause addition with one row per line item of ``p``, the item's index, the item
+        where it is an object), for items sent as an array or as a JSON string holding one;
+        ``unparsable``: the strings that look like an array and are not (PostgreSQL only)."""
+        raise NotImplementedError
+
+    def array_strings(self, p: str) -> tuple[str, str] | None:
+        """(the items string, the condition) of the strings Python must parse before
+        :meth:`explode_items` can (PostgreSQL); None where the database tests JSON itself."""
+        return None
+
     def keys(self, p: str) -> tuple[str, str, str]:
         """(a FROM-clause addition naming each key of the object ``p`` as ``k``, the key, "its value is JSON null")."""
         raise NotImplementedError
@@ -240,7 +251,7 @@ class _Json:
 
 class _SQLite(_Json):
     def is_object(self, p):
-        return f"(json_valid({p}) AND json_type({p}) = 'object')"
+        return f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' ELSE 0 END)"   # AND evaluates both sides
 
     def _path(self, key):
         return self.literal(_path(key))
@@ -259,6 +270,12 @@ class _SQLite(_Json):
 
     def keys(self, p):
         return f", json_each(CASE WHEN {self.is_object(p)} THEN {p} ELSE '{{}}' END) AS k", "k.key", "k.type = 'null'"
+
+    def explode_items(self, p, unparsable):
+        kind, value = f"json_type({p}, '$.items')", f"json_extract({p}, '$.items')"
+        doc = (f"CASE WHEN {self.is_object(p)} THEN CASE WHEN {kind} = 'array' OR ({kind} = 'text' "
+               f"AND json_valid({value}) AND json_type({value}) = 'array') THEN {value} END END")
+        return f", json_each({doc}) AS j", "j.key", "CASE WHEN j.type = 'object' THEN j.value END"
 
     def json_type(self, p, key):
         return self._types(f"json_type({p}, {self._path(key)})",
@@ -316,12 +333,26 @@ class _PostgreSQL(_Json):
     def items_kind(self, p):
         kind, value = f"jsonb_typeof({p} -> 'items')", f"{p} ->> 'items'"
         return (f"CASE WHEN {kind} IS NULL THEN NULL WHEN {kind} = 'array' THEN 'array' "
-                f"WHEN {kind} = 'null' THEN 'missing' WHEN {kind} = 'string' AND {value} ~ '^[ \\t\\n\\r]*\\[' "
+                f"WHEN {kind} = 'null' THEN 'missing' WHEN {kind} = 'string' AND {value} ~ {self._ARRAY_TEXT} "
                 "THEN 'text' ELSE 'other' END")
 
     def keys(self, p):
         return (f" CROSS JOIN LATERAL jsonb_each(CASE WHEN {self.is_object(p)} THEN {p} "
                 "ELSE CAST('{}' AS jsonb) END) AS k", "k.key", "jsonb_typeof(k.value) = 'null'")
+
+    def array_strings(self, p):
+        value = f"{p} ->> 'items'"
+        return value, f"jsonb_typeof({p} -> 'items') = 'string' AND {value} ~ {self._ARRAY_TEXT}"
+
+    _ARRAY_TEXT = "'^[ \\t\\n\\r]*\\['"
+
+    def explode_items(self, p, unparsable):
+        kind, value = f"jsonb_typeof({p} -> 'items')", f"{p} ->> 'items'"
+        excluded = f" AND {value} NOT IN ({', '.join(map(self.literal, unparsable))})" if unparsable else ""
+        doc = (f"CASE WHEN {kind} = 'array' THEN {p} -> 'items' WHEN {kind} = 'string' "
+               f"AND {value} ~ {self._ARRAY_TEXT}{excluded} THEN CAST({value} AS jsonb) END")
+        return (f" CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof({doc}) = 'array' THEN {doc} END) "
+                "WITH ORDINALITY AS j(item, n)", "j.n - 1", "j.item")
 
 
 class _MySQL(_Json):
@@ -333,7 +364,7 @@ class _MySQL(_Json):
         return f"CAST({expression} AS CHAR)"
 
     def is_object(self, p):
-        return f"(JSON_VALID({p}) AND JSON_TYPE({p}) = 'OBJECT')"
+        return f"(CASE WHEN JSON_VALID({p}) THEN JSON_TYPE({p}) = 'OBJECT' ELSE 0 END)"
 
     regex = "REGEXP"
 
@@ -361,6 +392,14 @@ class _MySQL(_Json):
         value = f"JSON_EXTRACT({p}, CONCAT('$.\"', REPLACE(k.name, '\"', '\\\\\"'), '\"'))"
         return (f", JSON_TABLE({keys}, '$[*]' COLUMNS (name VARCHAR(1024) PATH '$')) AS k",
                 self.binary("k.name"), f"JSON_TYPE({value}) = 'NULL'")
+
+    def explode_items(self, p, unparsable):
+        kind, raw = f"JSON_TYPE(JSON_EXTRACT({p}, '$.items'))", f"JSON_UNQUOTE(JSON_EXTRACT({p}, '$.items'))"
+        doc = (f"CASE WHEN {self.is_object(p)} THEN CASE WHEN {kind} = 'ARRAY' THEN JSON_EXTRACT({p}, '$.items') "
+               f"WHEN {kind} = 'STRING' THEN CASE WHEN JSON_VALID({raw}) THEN CASE WHEN JSON_TYPE({raw}) = 'ARRAY' "
+               f"THEN {raw} END END END END")
+        return (f", JSON_TABLE({doc}, '$[*]' COLUMNS (n FOR ORDINALITY)) AS j", "j.n - 1",
+                f"JSON_EXTRACT({doc}, CONCAT('$[', j.n - 1, ']'))")
 
     def json_type(self, p, key):
         return self._types(f"JSON_TYPE({self._value(p, key)})",
@@ -431,6 +470,7 @@ class EventsQuery:
     sql: str                                   # events_sql, rendered
     columns: list[str]
     positions: list[int | None]                # of the canonical columns (sources.CANONICAL) in ``columns``
+    _strings: dict[str, list[str]] = field(default_factory=dict)   # per event name, see _unparsable
 
     @cached_property
     def json(self) -> _Json:
@@ -464,19 +504,44 @@ class EventsQuery:
                 f"{json.properties(pick('properties'))} AS reconcile_properties "
                 f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}{json.fence}")
 
-    def select(self, event: str, columns: dict[str, set[str]]) -> str:
+    def items(self, event: str) -> str:
+        """The line items of one name's events, one row each: ``event_id``, ``item_index``, and the
+        item as ``reconcile_properties`` where it is an object (as :mod:`.flatten` explodes them)."""
+        json = self.json
+        join, index, item = json.explode_items("e.reconcile_properties", self._unparsable(event))
+        return (f"SELECT e.event_id AS event_id, {index} AS item_index, {item} AS reconcile_properties "
+                f"FROM ({self.events(event)}) AS e{join}{json.fence}")
+
+    def relation(self, event: str, on: str = EVENTS) -> str:
+        return self.items(event) if on == ITEMS else self.events(event)
+
+    def _unparsable(self, event: str) -> list[str]:
+        """The distinct items strings that look like an array but are not one (PostgreSQL, which
+        cannot test them in SQL without failing the query), tested here once per event name."""
+        found = self.json.array_strings("e.reconcile_properties")
+        if found is None:
+            return []
+        if event not in self._strings:
+            value, condition = found
+            rows = self.fetch(f"SELECT DISTINCT {value} FROM ({self.events(event)}) AS e WHERE {condition}", event)
+            self._strings[event] = sorted(raw for raw, in rows if items_in_text(raw) is None)
+        return self._strings[event]
+
+    def select(self, event: str, columns: dict[str, set[str]], on: str = EVENTS) -> str:
         """The query GX validates: base columns, and each property as the kinds asked for."""
         json = self.json
         q, p = json.quote, "e.reconcile_properties"
-        parts = [f"e.{q(c)} AS {q(c)}" for c in BASE_COLUMNS]
+        base = BASE_COLUMNS if on == EVENTS else ITEM_BASE
+        parts = [f"e.{q(c)} AS {q(c)}" for c in base]
         for column in sorted(columns):
-            if column in BASE_COLUMNS:
+            if column in base:
                 continue
             for kind in sorted(columns[column]):
                 parts.append(f"{json.column(p, column, kind)} AS {q(column + _SUFFIX[kind])}")
-        return f"SELECT {', '.join(parts)} FROM ({self.events(event)}) AS e"
+        return f"SELECT {', '.join(parts)} FROM ({self.relation(event, on)}) AS e"
 
-    def materialize(self, scratch: Engine, event: str, columns: dict[str, set[str]], table: str) -> str:
+    def materialize(self, scratch: Engine, event: str, columns: dict[str, set[str]], table: str,
+                    on: str = EVENTS) -> str:
         """Fill the temporary table ``table`` on ``scratch`` (GX's one-connection engine) with
         :meth:`select`, and return the query GX validates on it.
 
@@ -489,14 +554,17 @@ class EventsQuery:
         SELECT cannot write (SQLite has no data-changing functions).
         """
         json = self.json
-        select = self.select(event, columns)
+        select = self.select(event, columns, on)
         if self.engine.dialect.name == "sqlite":
             _sqlite_temporary(scratch, f"CREATE TEMPORARY TABLE {table} AS {select}")
             return f"SELECT * FROM {table}"
-        types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
-        types["timestamp"] = self._timestamp_type(scratch, select)
+        if on == EVENTS:
+            types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
+            types["timestamp"] = self._timestamp_type(scratch, select)
+        else:
+            types = {"event_id": json.text_type, "item_index": "BIGINT"}
         for column in sorted(columns):
-            if column not in BASE_COLUMNS:
+            if column not in types:
                 types.update({column + _SUFFIX[kind]: json.number_type if kind == NUMBER else json.text_type
                               for kind in sorted(columns[column])})
         ddl = ", ".join(f"{json.quote(c)} {t}" for c, t in types.items())
@@ -530,14 +598,14 @@ class EventsQuery:
             temporary = "" if self.engine.dialect.name == "postgresql" else "TEMPORARY "
             _own_statement(scratch, f"DROP {temporary}TABLE IF EXISTS {table}")
 
-    def presence(self, event: str, keys: list[str], numeric: list[str] = ()) -> "Presence":
+    def presence(self, event: str, keys: list[str], numeric: list[str] = (), on: str = EVENTS) -> "Presence":
         """For ``event``: how many events carry each key, how many hold something other than a
         number under each ``numeric`` key, how many have properties that are not an object, and
         how many there are."""
         json, p = self.json, "e.reconcile_properties"
         sums = ([f"SUM({json.present(p, k)})" for k in keys] + [f"SUM({json.not_number(p, k)})" for k in numeric]
                 + [f"SUM({json.not_object(p)})", "COUNT(*)"])
-        row, = self.fetch(f"SELECT {', '.join(sums)} FROM ({self.events(event)}) AS e", event)
+        row, = self.fetch(f"SELECT {', '.join(sums)} FROM ({self.relation(event, on)}) AS e", event)
         counts = [int(v or 0) for v in row]
         return Presence(dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-2], counts[-1])
 

@@ -10,33 +10,31 @@ those of the pandas rules, spelled once per dialect in :mod:`.in_database`:
   by code point (PostgreSQL ``COLLATE "C"``, MariaDB ``utf8mb4_bin``);
 * of repeated orders, the first is the earliest, ties going to the smaller event_id, then value.
 
-Line-item rules (``on = "items"`` for property names and timestamp units) and rules on columns
-whose names are not plain identifiers stay in memory (:func:`runs_in_database`).
+Property names and timestamp units also run on line items (``on = "items"``), on the items
+exploded in SQL (:meth:`.in_database.EventsQuery.items`). Rules on columns whose names are not
+plain identifiers stay in memory (:func:`runs_in_database`).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
-from .flatten import BASE_COLUMNS, ITEMS, ITEMS_TYPE
+from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from .gx import plain
 from .in_database import _PLAIN, EventsQuery
-from .model import CheckResult, Expectation
+from .model import EVENTS, CheckResult, Expectation
 from .rules import (RULES, CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, TimestampUnit,
                     _could_not, conclude, new_check, normal_key, settle)
 
 #: offending rows read per rule: enough for the event ids (max_ids, 4 rows each) and samples
 _OFFENDERS = 500
-_NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS, ITEMS_TYPE, "item_index"}
+_NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS_TYPE, "item_index"}
+_ON_ITEMS_TOO = {"expect_property_names_to_be_consistent", "expect_timestamps_to_be_in_unit"}
 
 
 def runs_in_database(expectation: Expectation) -> bool:
     """Whether a rule runs as SQL: on events, naming only plainly spelled columns."""
     if not expectation.rule or expectation.type not in _IN_DATABASE:
-        return False
-    if expectation.on == ITEMS and expectation.type in ("expect_property_names_to_be_consistent",
-                                                        "expect_timestamps_to_be_in_unit"):
         return False
     arguments = RULES[expectation.type][0](**expectation.kwargs)
     columns = [getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)]
@@ -47,19 +45,23 @@ def run_rule_in_database(expectation: Expectation, query: EventsQuery, event: st
                          ) -> CheckResult:
     arguments = RULES[expectation.type][0](**expectation.kwargs)
     check = new_check(expectation, arguments)
-    _IN_DATABASE[expectation.type](check, arguments, _Events(query, event), context)
+    on = expectation.on if expectation.type in _ON_ITEMS_TOO else EVENTS
+    _IN_DATABASE[expectation.type](check, arguments, _Events(query, event, on), context)
     return settle(check, arguments)
 
 
 class _Events:
-    """SQL for one event name's events (alias ``e``): a column as text, as a number, its presence."""
+    """SQL for one event name's events or line items (alias ``e``): a column as text, as a number,
+    its presence."""
 
-    def __init__(self, query: EventsQuery, event: str):
-        self.query, self.event, self.json = query, event, query.json
+    def __init__(self, query: EventsQuery, event: str, on: str = EVENTS):
+        self.query, self.event, self.on, self.json = query, event, on, query.json
         self.p = "e.reconcile_properties"
+        self.base = BASE_COLUMNS if on == EVENTS else ITEM_BASE
+        self.noun = "events" if on == EVENTS else "line items"
 
     def source(self, event: str | None = None) -> str:
-        return f"({self.query.events(event or self.event)}) AS e"
+        return f"({self.query.relation(event or self.event, self.on)}) AS e"
 
     def fetch(self, sql: str) -> list[tuple]:
         return self.query.fetch(sql, self.event)
@@ -69,19 +71,19 @@ class _Events:
         return f"CASE WHEN {self.json.is_object(self.p)} THEN {expression} END"
 
     def text(self, column: str) -> str:
-        if column in BASE_COLUMNS:
+        if column in self.base:
             value = f"e.{self.json.quote(column)}"
-            return self.json.binary(self.json.as_string(value) if column == "timestamp" else value)
+            return self.json.binary(self.json.as_string(value) if column in ("timestamp", "item_index") else value)
         return self.json.binary(self.guarded(self.json.as_text(self.p, column)))
 
     def number(self, column: str) -> str:
-        if column in BASE_COLUMNS:
+        if column in self.base:
             return self.json.number_in_text(self.json.as_string(f"e.{self.json.quote(column)}"))
         return self.guarded(self.json.key_number(self.p, column))
 
     def present(self, column: str) -> str:
-        """1 where the event has the column at all (a property's key, even with null), else 0."""
-        return "1" if column in BASE_COLUMNS else self.json.present(self.p, column)
+        """1 where the row has the column at all (a property's key, even with null), else 0."""
+        return "1" if column in self.base else self.json.present(self.p, column)
 
     def seconds(self) -> str:
         return self.json.seconds(self.number("timestamp"))
@@ -93,12 +95,12 @@ class _Events:
                            f"{json.concat(json.literal('a:'), 'COALESCE(e.anonymous_id, ' + json.literal('') + ')')})")
 
 
-def _lacks(check: CheckResult, events: int, present: int, column: str, event: str, context: RuleContext) -> bool:
-    """As :func:`.rules._lacks`: a column no event has fails the rule, unless there are no events."""
+def _lacks(check: CheckResult, rows: int, present: int, column: str, events: _Events, context: RuleContext) -> bool:
+    """As :func:`.rules._lacks`: a column no row has fails the rule, unless there are no rows."""
     if present:
         return False
-    if events:
-        _could_not(check, f"the {event} events have no {column}")
+    if rows:
+        _could_not(check, f"the {events.event} {events.noun} have no {column}")
     else:
         conclude(check, 0, 0, [], [], context)
     return True
@@ -119,8 +121,9 @@ def property_names(check: CheckResult, args: PropertyNames, events: _Events, con
     join, key, is_null = json.keys(events.p)
     found = events.fetch(f"SELECT {key}, SUM(CASE WHEN {is_null} THEN 0 ELSE 1 END) "
                          f"FROM {events.source()}{join} GROUP BY {key}")
+    excluded = _NOT_PROPERTIES | ({ITEMS} if events.on == EVENTS else set())   # events' items are not a property
     used = {str(k): int(n or 0) for k, n in found
-            if str(k) not in _NOT_PROPERTIES and not str(k).startswith(("properties.", "item."))}
+            if str(k) not in excluded and not str(k).startswith(("properties.", "item."))}
     groups: dict[str, list[str]] = {}
     for spelling in sorted(used):
         groups.setdefault(normal_key(spelling), []).append(spelling)
@@ -169,10 +172,7 @@ def items_arrays(check: CheckResult, args: ItemsArrays, events: _Events, context
 
 
 def _string_kind(raw: str) -> str:
-    try:
-        return "string" if isinstance(json.loads(raw), list) else "other"
-    except ValueError:
-        return "other"
+    return "string" if items_in_text(raw) is not None else "other"
 
 
 def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events, context: RuleContext) -> None:
@@ -182,7 +182,7 @@ def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events,
     units = events.fetch(f"SELECT u.unit, COUNT(*), SUM(u.has) FROM (SELECT {unit} AS unit, r.has FROM ({rows}) AS r) "
                          "AS u GROUP BY u.unit")
     total, has = sum(int(n) for _, n, _ in units), sum(int(h or 0) for _, _, h in units)
-    if _lacks(check, total, has, args.column, events.event, context):
+    if _lacks(check, total, has, args.column, events, context):
         return
     present = {u: int(n) for u, n, _ in units if u is not None}
     unexpected = sum(n for u, n in present.items() if u != args.unit)
@@ -212,7 +212,7 @@ def events_follow(check: CheckResult, args: EventsFollow, events: _Events, conte
               f"GROUP BY {by}) AS f ON {on}")
     found = events.fetch(f"SELECT j.reason, COUNT(*), SUM(j.has) FROM ({judged}) AS j GROUP BY j.reason")
     total, has = sum(int(n) for _, n, _ in found), sum(int(h or 0) for _, _, h in found)
-    if _lacks(check, total, has, args.key, events.event, context):
+    if _lacks(check, total, has, args.key, events, context):
         return
     counts = {reason: int(n) for reason, n, _ in found if reason is not None}
     unexpected = sum(n for reason, n in counts.items() if reason != "ok")
@@ -235,7 +235,7 @@ def counted_once(check: CheckResult, args: CountedOnce, events: _Events, context
         f"SELECT COUNT(*), SUM(x.has), SUM(CASE WHEN x.k IS NOT NULL THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN {copy} THEN 1 ELSE 0 END), SUM(CASE WHEN {copy} THEN x.v END), "
         f"COUNT(DISTINCT CASE WHEN {copy} THEN x.k END) FROM ({ranked}) AS x")
-    if _lacks(check, int(total), int(has or 0), args.column, events.event, context):
+    if _lacks(check, int(total), int(has or 0), args.column, events, context):
         return
     copies, orders, doubled = int(copies or 0), int(orders or 0), round(float(doubled or 0.0), 2)
     offenders = events.fetch(f"SELECT x.event_id, x.k FROM ({ranked}) AS x WHERE {copy} LIMIT {_OFFENDERS}") \

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import ChecksConfig
 from ..truth import Window
-from .flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable, Flattener, Needs
+from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
 from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, first_line, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
 from .rules import RULES, RuleContext, run_rule
@@ -222,31 +222,49 @@ def check_event_suite(suite: Suite, context: RuleContext, validator, *,
 
 def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], query: EventsQuery, validator,
                  limits: RuleContext) -> tuple[dict[int, CheckResult], Presence | None]:
-    """The results of what runs in the database: the routed expectations (by GX on the events
-    query) and reconcile's rules (as SQL); and what the database said about the events."""
-    exist = [r for r in routed if r.kind is None]
-    values = [r for r in routed if r.kind is not None]
-    try:
-        keys = sorted({r.column for r in exist if r.column not in BASE_COLUMNS})
-        numeric = sorted({r.column for r in values if r.kind == NUMBER and r.column not in BASE_COLUMNS})
-        presence = query.presence(suite.event, keys, numeric)
-    except Exception as exc:
-        message = _unreadable(exc)
-        return {e.index: error_result(e, message) for e in [r.expectation for r in routed] + rules}, None
-    found = _gx_in_database(suite.event, exist, values, presence, query, validator)
+    """The results of what runs in the database: the routed expectations (by GX on the events or
+    line-items query) and reconcile's rules (as SQL); and what the database said about the events."""
+    found: dict[int, CheckResult] = {}
+    presence = None
+    for on in (EVENTS, ITEMS):
+        mine = [r for r in routed if r.expectation.on == on]
+        if not mine and on == ITEMS:
+            continue
+        exist = [r for r in mine if r.kind is None]
+        values = [r for r in mine if r.kind is not None]
+        base = BASE_COLUMNS if on == EVENTS else ITEM_BASE
+        try:
+            keys = sorted({r.column for r in exist if r.column not in base})
+            numeric = sorted({r.column for r in values if r.kind == NUMBER and r.column not in base})
+            counted = query.presence(suite.event, keys, numeric, on)
+        except Exception as exc:
+            message = _unreadable(exc)
+            found.update({e.index: error_result(e, message) for e in [r.expectation for r in mine]
+                          + (rules if on == EVENTS else [])})
+            continue
+        presence = counted if on == EVENTS else presence
+        found.update(_gx_in_database(suite.event, on, exist, values, counted, query, validator))
+        if on == EVENTS:
+            found.update(_rules_in_database(suite.event, rules, query, limits))
+    return found, presence
+
+
+def _rules_in_database(event: str, rules: list[Expectation], query: EventsQuery, limits: RuleContext
+                       ) -> dict[int, CheckResult]:
+    found = {}
     for expectation in rules:
         try:
-            found[expectation.index] = run_rule_in_database(expectation, query, suite.event, limits)
+            found[expectation.index] = run_rule_in_database(expectation, query, event, limits)
         except SourceError as exc:
             found[expectation.index] = error_result(expectation, str(exc))
         except Exception as exc:  # a bug of ours must fail the check, not pass it nor stop the others
             log.exception("rule %s failed in the database", expectation.type)
             found[expectation.index] = failed_result(expectation, exc)
-    return found, presence
+    return found
 
 
-def _gx_in_database(event: str, exist: list[Routed], values: list[Routed], presence: Presence, query: EventsQuery,
-                    validator) -> dict[int, CheckResult]:
+def _gx_in_database(event: str, on: str, exist: list[Routed], values: list[Routed], presence: Presence,
+                    query: EventsQuery, validator) -> dict[int, CheckResult]:
     not_numbers = presence.not_numbers
     mixed = [r for r in values if r.kind == NUMBER and not_numbers.get(r.column)]
     values = [r for r in values if r not in mixed]
@@ -258,7 +276,7 @@ def _gx_in_database(event: str, exist: list[Routed], values: list[Routed], prese
             continue
         expectations = [r.expectation for r in batch]
         try:
-            results = _validate_in_database(validator, query, event, columns, batch)
+            results = _validate_in_database(validator, query, event, on, columns, batch)
         except Exception as exc:  # GX or the database failed: every expectation of the batch fails
             log.exception("Great Expectations failed in the database")
             results = [failed_result(e, exc) for e in expectations]
@@ -276,18 +294,18 @@ def _gx_in_database(event: str, exist: list[Routed], values: list[Routed], prese
 _SCRATCH_NAMES = count(1)
 
 
-def _validate_in_database(validator, query: EventsQuery, event: str, columns: dict[str, set[str]],
+def _validate_in_database(validator, query: EventsQuery, event: str, on: str, columns: dict[str, set[str]],
                           batch: list[Routed]) -> list[CheckResult]:
     """GX on the event's rows extracted once into a temporary table; on the live query if the
     database refuses one (no TEMPORARY grant), which is slower but gives the same results."""
     scratch = validator.scratch_engine(query.engine)
     table = f"reconcile_checks_{next(_SCRATCH_NAMES)}"
     try:
-        sql = query.materialize(scratch, event, columns, table)
+        sql = query.materialize(scratch, event, columns, table, on)
     except Exception as exc:  # the table, if half made, is dropped below like a whole one
-        log.warning("checks: no temporary table for the %s events (%s); GX reads the events query itself",
-                    event, first_line(exc))
-        sql = query.select(event, columns)
+        log.warning("checks: no temporary table for the %s %s (%s); GX reads the events query itself",
+                    event, "line items" if on == ITEMS else "events", first_line(exc))
+        sql = query.select(event, columns, on)
     try:
         return validator.validate_query(query.engine, sql, [r.expectation for r in batch], [r.gx_form for r in batch])
     finally:

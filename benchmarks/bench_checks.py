@@ -1,7 +1,7 @@
 """Time the shipped event suites on 1,000,000 generated events: Great Expectations against plain
 vectorised pandas checks of the same expectations, in the same run, on the same frames.
 
-    .venv/bin/python benchmarks/bench_checks.py [--events 1000000] [--no-sqlite]
+    .venv/bin/python benchmarks/bench_checks.py [--events 1000000] [--no-sqlite] [--postgresql]
 
 Steps, each timed: generate the events (tests/checks_fixtures.py, with problems injected),
 load them into a SQLite events table, stream + flatten them from SQLite (the path
@@ -11,8 +11,9 @@ both, so they are timed once). Counts from GX and pandas must agree; the script 
 
 Memory is measured apart: fresh processes run ``run_checks`` end to end on the SQLite events
 table the way ``reconcile run`` does, once per ``checks.engine``: "database" (GX's SQL data
-source in the database, only what the rules read in memory) and "pandas" (every event streamed,
-flattened and validated in memory). Each reports its time and peak RSS, which the generator's
+source and reconcile's rules as SQL in the database; no event in memory) and "pandas" (every
+event streamed, flattened and validated in memory); with ``--postgresql`` the same on a scratch
+PostgreSQL database. Each reports its time and peak RSS, which the generator's
 million Python tuples in this process would otherwise hide, and the two engines' results must
 be identical (the script says if not).
 """
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -145,6 +149,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-sqlite", action="store_true", help="skip loading and streaming from SQLite")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="also run both engines on PostgreSQL (a scratch database on $RECONCILE_BENCH_PG)")
     parser.add_argument("--run-checks", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -177,6 +183,15 @@ def main(argv=None) -> int:
             outcomes = {kind: _fresh_process(url, kind) for kind in ("database", "pandas")}
             if outcomes["database"] != outcomes["pandas"]:
                 print("  RESULTS DIFFER between checks.engine = 'database' and 'pandas'")
+                return 1
+            print("    both engines give identical results", flush=True)
+        if args.postgresql:
+            with scratch_postgresql() as url:
+                clock("load PostgreSQL events table", load_events, url, stream, 50_000)
+                print("  fresh processes: run_checks on the PostgreSQL events table", flush=True)
+                outcomes = {kind: _fresh_process(url, kind) for kind in ("database", "pandas")}
+            if outcomes["database"] != outcomes["pandas"]:
+                print("  RESULTS DIFFER between checks.engine = 'database' and 'pandas' on PostgreSQL")
                 return 1
             print("    both engines give identical results", flush=True)
         total_rows = len(stream.rows)
@@ -235,6 +250,22 @@ def main(argv=None) -> int:
         return 1
     print("  GX and pandas counts agree on every expectation")
     return 0
+
+
+@contextmanager
+def scratch_postgresql():
+    """A PostgreSQL database of its own for the run, dropped afterwards."""
+    import psycopg
+
+    admin_url = os.environ.get("RECONCILE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"reconcile_bench_checks_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield "postgresql+psycopg://" + admin_url.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _window(as_of):

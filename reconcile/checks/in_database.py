@@ -26,10 +26,12 @@ is the same as on the flattened frame, and stays in memory otherwise. In the dat
   list both spellings (``["int", "float", "int64", "float64"]``) so the two agree;
 * ``expect_column_to_exist``: a property exists when at least one event carries its key.
 
-What stays in memory (a lean pass over the events, :mod:`.runner`): reconcile's rules, line-item
-expectations (``on = "items"``), columns whose names are not plain identifiers, and any other
-GX expectation. Their results are the same either way; a test holds the two engines equal on
-SQLite, PostgreSQL and MariaDB.
+Line-item expectations (``on = "items"``) run the same way on the items exploded in SQL
+(:meth:`EventsQuery.items`: ``json_each``, ``jsonb_array_elements``, ``JSON_TABLE``), and
+reconcile's rules run as SQL too (:mod:`.rules_in_database`). What stays in memory (a lean pass
+over the events, :mod:`.runner`): columns whose names are not plain identifiers, and any other GX
+expectation. Results are the same either way; tests hold the two engines equal on SQLite,
+PostgreSQL and MariaDB.
 
 The data source is GX's own (it takes a connection string); its engine gets the same read-only,
 time-limited guard as reconcile's (:func:`reconcile.truth.guard_like`), so GX cannot write to
@@ -38,9 +40,11 @@ the shop either.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import count
 from typing import Any
 
 from sqlalchemy import String, text
@@ -52,6 +56,8 @@ from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from .model import EVENTS, Expectation
 from .rules import JSON_NUMBER
 from .sources import CANONICAL, SourceError, column_positions
+
+log = logging.getLogger(__name__)
 
 TEXT, TYPED, NUMBER, TYPE = "text", "typed", "number", "type"
 DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
@@ -145,8 +151,8 @@ class _Json:
     #: inlining them into every use (PostgreSQL would cast the properties to jsonb each time)
     fence = ""
 
-    #: column types of the scratch table, per kind (ids and property text are text)
-    text_type, number_type = "TEXT", "DOUBLE PRECISION"
+    #: column types of the scratch tables, per kind (ids and property text are text)
+    text_type, number_type, properties_type = "TEXT", "DOUBLE PRECISION", "TEXT"
 
     def is_object(self, p: str) -> str:
         raise NotImplementedError
@@ -199,6 +205,10 @@ class _Json:
         """Text that is a JSON number (:data:`.rules.JSON_NUMBER`) as a number, else NULL."""
         return (f"CASE WHEN {t} {self.regex} {self.literal('^' + JSON_NUMBER + '$')} "
                 f"THEN CAST({t} AS {self.number_type}) END")
+
+    def base_number(self, column: str, numeric: bool) -> str:
+        """A column of the events query as a number; ``numeric``: its SQL type is a number type."""
+        return f"CAST({column} AS {self.number_type})" if numeric else self.number_in_text(self.as_string(column))
 
     def key_number(self, p: str, key: str) -> str:
         """A property as a number: a JSON number, or a string holding one (as :func:`.rules.numbers`)."""
@@ -259,6 +269,10 @@ class _SQLite(_Json):
     def number_in_text(self, t):   # SQLite has no REGEXP; its JSON parser tells a JSON number
         return f"CASE WHEN json_valid({t}) AND json_type({t}) IN ('integer', 'real') THEN CAST({t} AS REAL) END"
 
+    def base_number(self, column, numeric):   # each value has its own type
+        return (f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} "
+                f"ELSE {self.number_in_text(self.as_string(column))} END")
+
     def sent(self, p, key):
         return f"COALESCE(json_type({p}, {self._path(key)}), 'null') <> 'null'"
 
@@ -299,6 +313,8 @@ class _PostgreSQL(_Json):
     """Properties are cast to jsonb once, in the inner query (text, json and jsonb columns alike)."""
 
     fence = " OFFSET 0"
+    properties_type = "jsonb"
+    _ARRAY_TEXT = "'^[ \\t\\n\\r]*\\['"     # a string that may hold an array
 
     def properties(self, column):
         return f"CAST({column} AS jsonb)"
@@ -344,8 +360,6 @@ class _PostgreSQL(_Json):
         value = f"{p} ->> 'items'"
         return value, f"jsonb_typeof({p} -> 'items') = 'string' AND {value} ~ {self._ARRAY_TEXT}"
 
-    _ARRAY_TEXT = "'^[ \\t\\n\\r]*\\['"
-
     def explode_items(self, p, unparsable):
         kind, value = f"jsonb_typeof({p} -> 'items')", f"{p} ->> 'items'"
         excluded = f" AND {value} NOT IN ({', '.join(map(self.literal, unparsable))})" if unparsable else ""
@@ -359,6 +373,7 @@ class _MySQL(_Json):
     """MariaDB and MySQL: JSON_UNQUOTE's text is utf8mb4_bin, so comparisons and REGEXP are case-sensitive."""
 
     text_type, number_type = "LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", "DOUBLE"
+    properties_type = text_type
 
     def as_string(self, expression):
         return f"CAST({expression} AS CHAR)"
@@ -425,6 +440,9 @@ class _MySQL(_Json):
                 f"THEN CAST(JSON_UNQUOTE({value}) AS DOUBLE) END")
 
 
+_TABLE_NAMES = count(1)
+
+
 def _path(key: str) -> str:
     """A JSON path to the key, quoted so that any key works (``$."product id"``)."""
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -470,6 +488,9 @@ class EventsQuery:
     sql: str                                   # events_sql, rendered
     columns: list[str]
     positions: list[int | None]                # of the canonical columns (sources.CANONICAL) in ``columns``
+    #: GX's one-connection engine, where the temporary tables are (see :meth:`events`); set by the runner
+    scratch: Engine | None = None
+    _staged: dict[str, str | None] = field(default_factory=dict)
     _strings: dict[str, list[str]] = field(default_factory=dict)   # per event name, see _unparsable
 
     @cached_property
@@ -489,14 +510,72 @@ class EventsQuery:
                    positions=column_positions(columns, "checks.events_sql"))
 
     def events(self, event: str) -> str:
-        """The events of one name: ids as text, the timestamp, the properties as ``reconcile_properties``."""
+        """The events of one name: ids as text, the timestamp, the properties as ``reconcile_properties``.
+
+        With a scratch connection, the first call per name copies them into a temporary table
+        that every later query reads (:meth:`_stage`)."""
+        if self.scratch is not None and event not in self._staged:
+            self._staged[event] = self._stage(event)
+        table = self._staged.get(event)
+        return f"SELECT * FROM {table}" if table else self._live(event)
+
+    def _stage(self, event: str) -> str | None:
+        """The temporary table holding ``event``'s rows, or None where the database refuses one.
+
+        A dozen queries per event name (GX's, the rules', the counts) would each read the whole
+        events query again, filter it by name and (on PostgreSQL) parse every properties text
+        into jsonb again; from the table they read that name's rows, parsed once. Without a
+        TEMPORARY grant they read the live query: slower, same results."""
+        table = f"reconcile_events_{next(_TABLE_NAMES)}"
+        try:
+            json, select = self.json, self._live(event)
+            types = {} if self.engine.dialect.name == "sqlite" else {
+                "event_id": json.text_type, "customer_id": json.text_type, "anonymous_id": json.text_type,
+                "timestamp": self.timestamp_type, "reconcile_properties": json.properties_type}
+            self._fill(self.scratch, table, select, types)
+        except Exception as exc:
+            log.warning("checks: no temporary table for the %s events (%s); every check reads the events query",
+                        event, first_line(exc))
+            try:
+                self.drop(self.scratch, table)
+            except Exception:   # never made: nothing to drop
+                pass
+            return None
+        return table
+
+    def close(self) -> None:
+        """Drop the temporary tables of :meth:`events`."""
+        for table in filter(None, self._staged.values()):
+            try:
+                self.drop(self.scratch, table)
+            except Exception as exc:   # the table goes with the connection anyway
+                log.warning("checks: could not drop %s (%s)", table, first_line(exc))
+        self._staged.clear()
+
+    def _pick(self, canonical: str) -> str:
+        """The events query's column for a canonical one, as ``q.<column>``, or NULL."""
+        index = dict(zip(CANONICAL, self.positions))[canonical]
+        return "NULL" if index is None else f"q.{self.json.quote(self.columns[index])}"
+
+    @cached_property
+    def timestamp_type(self) -> str | None:
+        """The timestamp column's type (None on SQLite, where each value has its own)."""
+        if self.engine.dialect.name == "sqlite":
+            return None
+        return self._timestamp_type(self.scratch or self.engine, f"SELECT {self._pick('timestamp')} AS "
+                                    f"{self.json.quote('timestamp')} FROM ({self.sql}) AS q")
+
+    def timestamp_number(self, column: str) -> str:
+        """The timestamp as a number (:func:`.rules.numbers`): cast where its type is numeric,
+        read from its text otherwise."""
+        numeric = (self.timestamp_type or "").split("(")[0].strip().lower() in _NUMERIC_TYPES
+        return self.json.base_number(column, numeric)
+
+    def _live(self, event: str) -> str:
         json = self.json
         q = json.quote
+        pick = self._pick
         picks = dict(zip(CANONICAL, self.positions))
-
-        def pick(canonical: str) -> str:
-            index = picks[canonical]
-            return "NULL" if index is None else f"q.{q(self.columns[index])}"
         ids = {c: "NULL" if picks[c] is None else json.as_string(pick(c))
                for c in ("event_id", "customer_id", "anonymous_id")}   # text, as the flattened frame has them
         return (f"SELECT {ids['event_id']} AS event_id, {ids['customer_id']} AS customer_id, "
@@ -555,25 +634,33 @@ class EventsQuery:
         """
         json = self.json
         select = self.select(event, columns, on)
+        types: dict[str, str] = {}
+        if self.engine.dialect.name != "sqlite":
+            if on == EVENTS:
+                types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
+                types["timestamp"] = self._timestamp_type(scratch, select)
+            else:
+                types = {"event_id": json.text_type, "item_index": "BIGINT"}
+            for column in sorted(columns):
+                if column not in types:
+                    types.update({column + _SUFFIX[kind]: json.number_type if kind == NUMBER else json.text_type
+                                  for kind in sorted(columns[column])})
+        self._fill(scratch, table, select, types)
+        return f"SELECT * FROM {table}"
+
+    def _fill(self, scratch: Engine, table: str, select: str, types: dict[str, str]) -> None:
+        """Create the temporary table (columns ``types``; SQLite takes them from ``select``) and
+        insert ``select``'s rows, as :meth:`materialize` says."""
         if self.engine.dialect.name == "sqlite":
             _sqlite_temporary(scratch, f"CREATE TEMPORARY TABLE {table} AS {select}")
-            return f"SELECT * FROM {table}"
-        if on == EVENTS:
-            types = {c: json.text_type for c in ("event_id", "customer_id", "anonymous_id")}
-            types["timestamp"] = self._timestamp_type(scratch, select)
-        else:
-            types = {"event_id": json.text_type, "item_index": "BIGINT"}
-        for column in sorted(columns):
-            if column not in types:
-                types.update({column + _SUFFIX[kind]: json.number_type if kind == NUMBER else json.text_type
-                              for kind in sorted(columns[column])})
+            return
+        json = self.json
         ddl = ", ".join(f"{json.quote(c)} {t}" for c, t in types.items())
         _own_statement(scratch, f"CREATE TEMPORARY TABLE {table} ({ddl})")
         with scratch.connect() as conn:
             with conn.begin():
                 conn.execute(text(_for_text(f"INSERT INTO {table} ({', '.join(json.quote(c) for c in types)}) "
                                             f"{select}")))
-        return f"SELECT * FROM {table}"
 
     def _timestamp_type(self, scratch: Engine, select: str) -> str:
         """The events query's timestamp type, read in a read-only transaction."""
@@ -613,13 +700,15 @@ class EventsQuery:
     def fetch(self, sql: str, event: str) -> list[tuple]:
         """The rows of one of reconcile's queries on ``event``'s events, read-only and time-limited."""
         try:
-            with self.engine.connect() as conn:
+            with (self.scratch or self.engine).connect() as conn:
                 with conn.begin():
                     return [tuple(row) for row in conn.execute(text(_for_text(sql)))]
         except SQLAlchemyError as exc:
             raise SourceError(f"checks.events_sql: reading the {event} events in the database failed: "
                               f"{first_line(exc)}; set checks.engine = \"pandas\" to check them in memory") from None
 
+
+_NUMERIC_TYPES = {"bigint", "integer", "smallint", "numeric", "double precision", "real", "double", "decimal"}
 
 # pymysql's field type codes (pymysql.constants.FIELD_TYPE) → a column type that holds the value
 _MYSQL_TYPES = {1: "BIGINT", 2: "BIGINT", 3: "BIGINT", 8: "BIGINT", 9: "BIGINT", 4: "DOUBLE", 5: "DOUBLE",

@@ -17,6 +17,7 @@ plain identifiers stay in memory (:func:`runs_in_database`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
@@ -77,8 +78,11 @@ class _Events:
         return self.json.binary(self.guarded(self.json.as_text(self.p, column)))
 
     def number(self, column: str) -> str:
-        if column in self.base:
-            return self.json.number_in_text(self.json.as_string(f"e.{self.json.quote(column)}"))
+        value = f"e.{self.json.quote(column)}"
+        if column == "timestamp" and self.on == EVENTS:
+            return self.query.timestamp_number(value)
+        if column in self.base:   # ids and the item index
+            return self.json.base_number(value, column == "item_index")
         return self.guarded(self.json.key_number(self.p, column))
 
     def present(self, column: str) -> str:
@@ -95,15 +99,48 @@ class _Events:
                            f"{json.concat(json.literal('a:'), 'COALESCE(e.anonymous_id, ' + json.literal('') + ')')})")
 
 
-def _lacks(check: CheckResult, rows: int, present: int, column: str, events: _Events, context: RuleContext) -> bool:
-    """As :func:`.rules._lacks`: a column no row has fails the rule, unless there are no rows."""
-    if present:
+@dataclass
+class _Group:
+    """One group of a tally: its rows, the sums asked for, and its first rows."""
+
+    rows: int = 0
+    sums: list[float] = field(default_factory=list)
+    first: list[tuple] = field(default_factory=list)
+
+
+def _tally(events: _Events, rows: str, group: str, sums: list[str], keep: list[str]) -> dict[Any, _Group]:
+    """Per value of ``group`` over ``rows`` (a query aliased ``r``): how many rows, the ``sums``,
+    and the first :data:`_OFFENDERS` rows' ``keep`` columns, in one pass (computing a join or a
+    ranking twice, once for counts and once for offenders, would double the rule's cost)."""
+    windows = ", ".join(["COUNT(*) OVER (PARTITION BY w.g)"] + [f"SUM(w.s{i}) OVER (PARTITION BY w.g)"
+                                                                for i in range(len(sums))])
+    inner = ", ".join([f"{group} AS g"] + [f"{sum_} AS s{i}" for i, sum_ in enumerate(sums)]
+                      + [f"{column} AS k{i}" for i, column in enumerate(keep)])
+    kept = ", ".join(f"w.k{i}" for i in range(len(keep)))
+    found = events.fetch(f"SELECT t.* FROM (SELECT w.g, {windows}, {kept}, ROW_NUMBER() OVER (PARTITION BY w.g) AS rn "
+                         f"FROM (SELECT {inner} FROM ({rows}) AS r) AS w) AS t WHERE t.rn <= {_OFFENDERS}")
+    groups: dict[Any, _Group] = {}
+    for row in found:
+        value, count, totals, columns = row[0], row[1], row[2:2 + len(sums)], row[2 + len(sums):-1]
+        group_ = groups.setdefault(value, _Group(int(count), [float(t or 0) for t in totals]))
+        group_.first.append(tuple(columns))
+    return groups
+
+
+def _lacks(check: CheckResult, groups: dict[Any, _Group], column: str, events: _Events, context: RuleContext) -> bool:
+    """As :func:`.rules._lacks`: a column no row has fails the rule, unless there are no rows.
+    The groups' first sum counts the rows that have the column."""
+    if sum(g.sums[0] for g in groups.values()):
         return False
-    if rows:
+    if groups:
         _could_not(check, f"the {events.event} {events.noun} have no {column}")
     else:
         conclude(check, 0, 0, [], [], context)
     return True
+
+
+def _first(groups: dict[Any, _Group], wanted: set) -> list[tuple]:
+    return [row for value, group in groups.items() if value in wanted for row in group.first]
 
 
 def _sample(number: Any, text_value: Any) -> Any:
@@ -136,13 +173,10 @@ def property_names(check: CheckResult, args: PropertyNames, events: _Events, con
         variants[canonical] = {s: used[s] for s in spellings if s != canonical}
     others = [s for found_ in variants.values() for s in found_]
     unexpected = " OR ".join(f"({json.sent(events.p, s)})" for s in others) or "1 = 0"
-    unexpected = f"COALESCE({events.guarded(unexpected)}, 1 = 0)"
-    (total, count), = events.fetch(f"SELECT COUNT(*), SUM(CASE WHEN {unexpected} THEN 1 ELSE 0 END) "
-                                   f"FROM {events.source()}")
-    ids = events.fetch(f"SELECT e.event_id FROM {events.source()} WHERE {unexpected} LIMIT {_OFFENDERS}") \
-        if count else []
-    conclude(check, total, count or 0, [i for i, in ids], [], context,
-             what="use another spelling of a property name")
+    flagged = _tally(events, f"SELECT e.event_id AS event_id, CASE WHEN COALESCE({events.guarded(unexpected)}, 1 = 0) "
+                             f"THEN 1 ELSE 0 END AS bad FROM {events.source()}", "r.bad", [], ["r.event_id"])
+    conclude(check, sum(g.rows for g in flagged.values()), flagged[1].rows if 1 in flagged else 0,
+             [i for i, in _first(flagged, {1})], [], context, what="use another spelling of a property name")
     check.sample_values = [f"{s} (expected {c})" for c, found_ in variants.items() for s in found_][: context.sample_size]
     check.details = {"variants": variants}
 
@@ -151,19 +185,17 @@ def items_arrays(check: CheckResult, args: ItemsArrays, events: _Events, context
     json = events.json
     rows = (f"SELECT e.event_id AS event_id, {events.guarded(json.items_kind(events.p))} AS kind, "
             f"{events.guarded(json.as_text(events.p, ITEMS))} AS raw FROM {events.source()}")
-    kinds = {kind: int(n) for kind, n in events.fetch(f"SELECT r.kind, COUNT(*) FROM ({rows}) AS r GROUP BY r.kind")}
+    kinds = _tally(events, rows, "r.kind", [], ["r.event_id", "CASE WHEN r.kind = 'text' THEN r.raw END"])
     if not any(kind is not None for kind in kinds):
         conclude(check, 0, 0, [], [], context)
         check.message = "no event of this name carries items"
         return
-    counts = {kind: kinds.get(kind, 0) for kind in ("array", "string", "other")}
-    if kinds.get("text"):    # PostgreSQL: strings that may hold an array, parsed here
+    counts = {kind: kinds[kind].rows if kind in kinds else 0 for kind in ("array", "string", "other")}
+    if "text" in kinds:    # PostgreSQL: strings that may hold an array, parsed here
         for raw, in events.fetch(f"SELECT r.raw FROM ({rows}) AS r WHERE r.kind = 'text'"):
             counts[_string_kind(raw)] += 1
-    carried = sum(counts.values())
-    offenders = events.fetch(f"SELECT r.event_id, r.kind, r.raw FROM ({rows}) AS r "
-                             f"WHERE r.kind IN ('string', 'other', 'text') LIMIT {_OFFENDERS}")
-    conclude(check, carried, counts["string"] + counts["other"], [i for i, _, _ in offenders],
+    offenders = [(i, kind, raw) for kind in ("string", "other", "text") if kind in kinds for i, raw in kinds[kind].first]
+    conclude(check, sum(counts.values()), counts["string"] + counts["other"], [i for i, _, _ in offenders],
              [_string_kind(raw) if kind == "text" else kind for _, kind, raw in offenders], context,
              what="carry line items that are not an array")
     check.details = counts
@@ -178,17 +210,14 @@ def _string_kind(raw: str) -> str:
 def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events, context: RuleContext) -> None:
     rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS t, {events.number(args.column)} AS n, "
             f"{events.present(args.column)} AS has FROM {events.source()}")
-    unit = f"CASE WHEN r.t IS NULL THEN NULL ELSE {events.json.unit('r.n')} END"
-    units = events.fetch(f"SELECT u.unit, COUNT(*), SUM(u.has) FROM (SELECT {unit} AS unit, r.has FROM ({rows}) AS r) "
-                         "AS u GROUP BY u.unit")
-    total, has = sum(int(n) for _, n, _ in units), sum(int(h or 0) for _, _, h in units)
-    if _lacks(check, total, has, args.column, events, context):
+    units = _tally(events, rows, f"CASE WHEN r.t IS NULL THEN NULL ELSE {events.json.unit('r.n')} END",
+                   ["r.has"], ["r.event_id", "r.n", "r.t"])
+    if _lacks(check, units, args.column, events, context):
         return
-    present = {u: int(n) for u, n, _ in units if u is not None}
-    unexpected = sum(n for u, n in present.items() if u != args.unit)
-    offenders = events.fetch(f"SELECT r.event_id, r.n, r.t FROM ({rows}) AS r WHERE r.t IS NOT NULL "
-                             f"AND {unit} <> {events.json.literal(args.unit)} LIMIT {_OFFENDERS}") if unexpected else []
-    conclude(check, sum(present.values()), unexpected, [i for i, _, _ in offenders],
+    present = {unit: group.rows for unit, group in units.items() if unit is not None}
+    wrong = {unit for unit in present if unit != args.unit}
+    offenders = _first(units, wrong)
+    conclude(check, sum(present.values()), sum(present[u] for u in wrong), [i for i, _, _ in offenders],
              [_sample(n, t) for _, n, t in offenders], context,
              what={"s": "not in seconds", "ms": "not in milliseconds"}[args.unit])
     check.details = dict(sorted(present.items(), key=lambda item: -item[1]))
@@ -210,15 +239,13 @@ def events_follow(check: CheckResult, args: EventsFollow, events: _Events, conte
               f"LEFT JOIN (SELECT DISTINCT b.k FROM ({earlier}) AS b WHERE b.k IS NOT NULL) AS a ON a.k = m.k "
               f"LEFT JOIN (SELECT {by}, MIN(b.ts) AS first_ts FROM ({earlier}) AS b WHERE b.k IS NOT NULL "
               f"GROUP BY {by}) AS f ON {on}")
-    found = events.fetch(f"SELECT j.reason, COUNT(*), SUM(j.has) FROM ({judged}) AS j GROUP BY j.reason")
-    total, has = sum(int(n) for _, n, _ in found), sum(int(h or 0) for _, _, h in found)
-    if _lacks(check, total, has, args.key, events, context):
+    found = _tally(events, judged, "r.reason", ["r.has"], ["r.event_id", "r.k"])
+    if _lacks(check, found, args.key, events, context):
         return
-    counts = {reason: int(n) for reason, n, _ in found if reason is not None}
-    unexpected = sum(n for reason, n in counts.items() if reason != "ok")
-    offenders = events.fetch(f"SELECT j.event_id, j.k FROM ({judged}) AS j WHERE j.reason IN ('none', 'other', 'later') "
-                             f"LIMIT {_OFFENDERS}") if unexpected else []
-    conclude(check, sum(counts.values()), unexpected, [i for i, _ in offenders], [k for _, k in offenders], context,
+    counts = {reason: group.rows for reason, group in found.items() if reason is not None}
+    offenders = _first(found, set(reasons))
+    conclude(check, sum(counts.values()), sum(n for reason, n in counts.items() if reason != "ok"),
+             [i for i, _ in offenders], [k for _, k in offenders], context,
              what=f"have no earlier {args.after} with the same {args.key}" + (" and person" if args.same_person else ""))
     check.details = {reasons[r]: n for r, n in sorted(counts.items(), key=lambda item: -item[1]) if r != "ok"}
 
@@ -228,22 +255,21 @@ def counted_once(check: CheckResult, args: CountedOnce, events: _Events, context
     rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS k, {events.seconds()} AS ts, "
             f"{events.number(args.value_column)} AS v, {events.present(args.column)} AS has FROM {events.source()}")
     last = "CASE WHEN {0} IS NULL THEN 1 ELSE 0 END, {0}"
-    order = ", ".join((last.format("r.ts"), last.format(json.binary("r.event_id")), last.format("r.v")))
-    ranked = f"SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.k ORDER BY {order}) AS rn FROM ({rows}) AS r"
-    copy = "x.k IS NOT NULL AND x.rn > 1"
-    (total, has, keyed, copies, doubled, orders), = events.fetch(
-        f"SELECT COUNT(*), SUM(x.has), SUM(CASE WHEN x.k IS NOT NULL THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {copy} THEN 1 ELSE 0 END), SUM(CASE WHEN {copy} THEN x.v END), "
-        f"COUNT(DISTINCT CASE WHEN {copy} THEN x.k END) FROM ({ranked}) AS x")
-    if _lacks(check, int(total), int(has or 0), args.column, events, context):
+    order = ", ".join((last.format("x.ts"), last.format(json.binary("x.event_id")), last.format("x.v")))
+    ranked = f"SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.k ORDER BY {order}) AS n FROM ({rows}) AS x"
+    # per order with copies, exactly one row is its second: their number is the orders affected
+    found = _tally(events, ranked, "CASE WHEN r.k IS NULL THEN NULL WHEN r.n > 1 THEN 1 ELSE 0 END",
+                   ["r.has", "CASE WHEN r.n > 1 THEN r.v END", "CASE WHEN r.n = 2 THEN 1 ELSE 0 END"],
+                   ["r.event_id", "r.k"])
+    if _lacks(check, found, args.column, events, context):
         return
-    copies, orders, doubled = int(copies or 0), int(orders or 0), round(float(doubled or 0.0), 2)
-    offenders = events.fetch(f"SELECT x.event_id, x.k FROM ({ranked}) AS x WHERE {copy} LIMIT {_OFFENDERS}") \
-        if copies else []
-    conclude(check, int(keyed or 0), copies, [i for i, _ in offenders], [k for _, k in offenders], context,
+    copies = found[1] if 1 in found else _Group(0, [0.0, 0.0, 0.0])
+    doubled, orders = round(copies.sums[1], 2), int(copies.sums[2])
+    conclude(check, sum(g.rows for value, g in found.items() if value is not None), copies.rows,
+             [i for i, _ in copies.first], [k for _, k in copies.first], context,
              what=f"repeat an earlier event's {args.column}")
-    check.details = {"orders_affected": orders if copies else 0, f"{args.value_column}_double_counted": doubled}
-    if copies:
+    check.details = {"orders_affected": orders, f"{args.value_column}_double_counted": doubled}
+    if copies.rows:
         check.message += f"; {orders:,} orders, {args.value_column} counted twice: {plain(doubled):,}"
 
 

@@ -4,11 +4,12 @@ Every expectation yields exactly one :class:`CheckResult`, in suite order: a sou
 cannot be read turns its expectations into errors (exit 3), an expectation that raises into a
 failure; nothing unchecked ever shows up as a pass.
 
-Events from ``checks.events_sql`` are checked in two places (``checks.engine = "database"``,
-the default): the column expectations :func:`.in_database.plan` accepts run through GX's SQL
-data source in the shop database, and one lean pass reads into memory only what the rest (the
-rules, line items) needs (:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other
-dialects read every event into pandas.
+Events from ``checks.events_sql`` are checked where they live (``checks.engine = "database"``,
+the default): the expectations :func:`.in_database.plan` accepts run through GX's SQL data
+source in the shop database, reconcile's rules as SQL (:mod:`.rules_in_database`); only if a
+suite holds something else does one lean pass read into memory what that needs
+(:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other dialects read every event
+into pandas.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
                 future.cancel()
             return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
         in_database_results = {name: future.result() for name, future in found.items()}
+        if query is not None and query.scratch is not None:
+            pool.submit(query.close).result()
     context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
     results: list[CheckResult] = []
     for suite in suites:
@@ -226,6 +229,11 @@ def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], q
     line-items query) and reconcile's rules (as SQL); and what the database said about the events."""
     found: dict[int, CheckResult] = {}
     presence = None
+    if query.scratch is None:
+        try:
+            query.scratch = validator.scratch_engine(query.engine)
+        except Exception:   # no scratch connection: every check reads the live query, GX fails below
+            log.exception("Great Expectations could not open the shop database")
     for on in (EVENTS, ITEMS):
         mine = [r for r in routed if r.expectation.on == on]
         if not mine and on == ITEMS:

@@ -137,6 +137,16 @@ def run_checks_alone(url: str, engine_kind: str) -> None:
     print("outcome " + hashlib.sha256(repr(outcome).encode()).hexdigest(), flush=True)
 
 
+def both_engines(url: str, database: str) -> bool:
+    """run_checks with each ``checks.engine`` in a fresh process; True when the results are identical."""
+    print(f"  fresh processes: reconcile's run_checks on the {database} events table (the real path)", flush=True)
+    outcomes = {kind: _fresh_process(url, kind) for kind in ("database", "pandas")}
+    same = outcomes["database"] == outcomes["pandas"]
+    print("    both engines give identical results" if same
+          else f"  RESULTS DIFFER between checks.engine = 'database' and 'pandas' on {database}", flush=True)
+    return same
+
+
 def _fresh_process(url: str, engine_kind: str) -> str:
     done = subprocess.run([sys.executable, __file__, "--run-checks", url, "--engine", engine_kind],
                           check=True, capture_output=True, text=True)
@@ -179,21 +189,13 @@ def main(argv=None) -> int:
                            ChecksConfig(suites=suites_dir, events_sql=EVENTS_SQL), engine, _window(as_of), names)
             engine.dispose()
             del tables
-            print("  fresh processes: reconcile's run_checks on the SQLite events table (the real path)", flush=True)
-            outcomes = {kind: _fresh_process(url, kind) for kind in ("database", "pandas")}
-            if outcomes["database"] != outcomes["pandas"]:
-                print("  RESULTS DIFFER between checks.engine = 'database' and 'pandas'")
+            if not both_engines(url, "SQLite"):
                 return 1
-            print("    both engines give identical results", flush=True)
         if args.postgresql:
             with scratch_postgresql() as url:
                 clock("load PostgreSQL events table", load_events, url, stream, 50_000)
-                print("  fresh processes: run_checks on the PostgreSQL events table", flush=True)
-                outcomes = {kind: _fresh_process(url, kind) for kind in ("database", "pandas")}
-            if outcomes["database"] != outcomes["pandas"]:
-                print("  RESULTS DIFFER between checks.engine = 'database' and 'pandas' on PostgreSQL")
-                return 1
-            print("    both engines give identical results", flush=True)
+                if not both_engines(url, "PostgreSQL"):
+                    return 1
         total_rows = len(stream.rows)
         del stream
         tables = clock("stream + flatten from JSON Lines", read_events,

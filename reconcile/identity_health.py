@@ -11,8 +11,9 @@ that counts one profile once per segment):
 * ``conflicting_identity``: members whose id is one shop customer and whose email is another's,
   among the customers this run saw in the shop (the truth, and the diagnosis' lookup).
 
-A person is named by their ``cio_id``, else ``"id:" + id``; a member with neither is ``nan``
-(what pandas made of it: all such members are one person).
+A person is named by their ``cio_id``, else ``"id:" + id``, else ``"email:" + email`` (an
+export file may carry no cio_id); a member with none of the three (an ``ids``-only page's ``""``)
+cannot be told from another and is :data:`UNIDENTIFIED`, one person however many there are.
 
 Rows without a key in the truth are counted by :mod:`reconcile.truth` (``truth_rows_without_key``).
 
@@ -32,7 +33,7 @@ import pyarrow.compute as pc
 from .columnar import ASCII_BLANKS, index_keys, membership_table, normalize_keys, normalize_series
 
 MEASURES = ("duplicate_emails", "idless_profiles", "case_or_blank_ids", "conflicting_identity")
-NO_LABEL = np.nan     # the label of a member with neither cio_id nor id (pandas' NaN, one object)
+UNIDENTIFIED = "unidentified"   # the label of a member with no cio_id, id or email
 STEP = 65_536         # truth rows normalised at a time (each step's intermediates are freed before the next)
 
 
@@ -54,7 +55,8 @@ class EmailOwners:
     (the dict it replaces held a million Python strings, ~170 MB); the truth's owners are its
     index, not copied.
 
-    An email may be null (nobody's); an owner may be None (a lookup row without an id).
+    An email may be null (nobody's). A lookup row without an id owns nothing (a guest checkout is
+    not a customer another profile's id could conflict with), so the truth's owner still counts.
     """
 
     def __init__(self, emails: pa.ChunkedArray, owners: pa.ChunkedArray, truth_index: pd.Index | None = None):
@@ -65,8 +67,9 @@ class EmailOwners:
     def of(cls, lookup: Mapping[str, str | None], truth_people: pd.DataFrame | None = None) -> "EmailOwners":
         """``lookup`` (normalised email -> id), then the truth's rows: the normalised ``email``
         column (any case) of ``truth_people``, owned by the row's key (the index)."""
-        emails = [pa.array(list(lookup), pa.string())]
-        owners = [pa.array(list(lookup.values()), pa.string())]
+        owned = {email: owner for email, owner in lookup.items() if owner is not None}
+        emails = [pa.array(list(owned), pa.string())]
+        owners = [pa.array(list(owned.values()), pa.string())]
         column = None if truth_people is None else next(
             (c for c in truth_people.columns if isinstance(c, str) and c.lower() == "email"), None)
         if column is None or not len(truth_people):
@@ -126,10 +129,10 @@ def identity_people(members: pa.Table, truth_keys, key: str, shop_email_owner: E
         found["case_or_blank_ids"] = _case_or_blank(values)
     if owned:
         # member_id in known and owner_of(email, member_id) != member_id, for members with an email;
-        # code -1 is None: an owner None equals a member without id, and None is known when an owner is
+        # owners are never None (EmailOwners.of), so a member without id (code -1) is never known
         owner_codes = owner_rows[first]                 # email code -> its owner's id code
         is_owner = np.zeros(len(distinct) + 1, dtype=bool)
-        is_owner[owner_codes] = True                    # -1 (None) lands on the last slot
+        is_owner[owner_codes] = True                    # the last slot, code -1, stays False
         has_owner = (email_codes >= 0) & (email_codes < owned)
         owner = np.where(has_owner, owner_codes[np.where(has_owner, email_codes, 0)], -1)
         conflict = has_owner & is_owner[member_codes] & (owner != member_codes)
@@ -229,14 +232,16 @@ def _fold(values: pa.Array) -> pa.Array:
 
 
 def _labels(members: pa.Table, mask: np.ndarray) -> set:
-    """The people at ``mask``: cio_id when it is not empty, else ``"id:" + id``, else :data:`NO_LABEL`."""
+    """The people at ``mask``: cio_id when it is not empty, else ``"id:" + id``, else
+    ``"email:" + email``, else :data:`UNIDENTIFIED`."""
     if not mask.any():
         return set()
     chosen = members.filter(pa.array(mask)).combine_chunks()
-    cio_ids, ids = chosen.column("cio_id"), chosen.column("id")
+    cio_ids, ids, emails = chosen.column("cio_id"), chosen.column("id"), chosen.column("email")
     has_cio = pc.fill_null(pc.not_equal(cio_ids, ""), False)
-    label = pc.if_else(has_cio, cio_ids, pc.binary_join_element_wise("id:", ids, ""))
-    return {NO_LABEL if value is None else value for value in label.to_pylist()}
+    other = pc.coalesce(pc.binary_join_element_wise("id:", ids, ""), pc.binary_join_element_wise("email:", emails, ""),
+                        pa.scalar(UNIDENTIFIED))
+    return set(pc.if_else(has_cio, cio_ids, other).to_pylist())
 
 
 __all__ = ["MEASURES", "EmailOwners", "identity_people", "members_columns", "idless_emails", "email_twins",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -28,13 +27,15 @@ from reconcile.identity_health import (MEASURES, EmailOwners, email_twins, ident
 # ---------------------------------------------------------------------- the plain way
 
 
-def label(cio_id, member_id):
-    """cio_id, else "id:" + id, else NaN (pandas' NaN: every such member is the same person)."""
-    return cio_id if cio_id else (np.nan if member_id is None else "id:" + member_id)
+def label(cio_id, member_id, email):
+    """cio_id, else "id:" + id, else "email:" + email, else "unidentified" (all such members are one)."""
+    if cio_id:
+        return cio_id
+    return "id:" + member_id if member_id is not None else "email:" + email if email else "unidentified"
 
 
 def reference_owners(lookup: dict, truth_keys: list, truth_emails: list) -> dict:
-    owner = dict(lookup)
+    owner = {email: person for email, person in lookup.items() if person is not None}   # a row without id owns nothing
     for person, email in zip(truth_keys, truth_emails):
         email = normalize_email(email)
         if email:
@@ -44,7 +45,7 @@ def reference_owners(lookup: dict, truth_keys: list, truth_emails: list) -> dict
 
 def reference(ids, emails, cio_ids, truth_keys, key, owner) -> dict[str, set]:
     emails = [normalize_email(e) for e in emails]
-    labels = [label(c, i) for c, i in zip(cio_ids, ids)]
+    labels = [label(c, i, e) for c, i, e in zip(cio_ids, ids, emails)]
     held = Counter(e for e in emails if e is not None)
     found = {name: set() for name in MEASURES}
     found["duplicate_emails"] = {tag for tag, e in zip(labels, emails) if e is not None and held[e] > 1}
@@ -58,10 +59,6 @@ def reference(ids, emails, cio_ids, truth_keys, key, owner) -> dict[str, set]:
         found["conflicting_identity"] = {tag for tag, i, e in zip(labels, ids, emails)
                                          if e and i in known and owner.get(e, i) != i}
     return found
-
-
-def canonical(people: dict[str, set]) -> dict[str, set]:
-    return {name: {"<NaN>" if isinstance(v, float) else v for v in values} for name, values in people.items()}
 
 
 def columnar(ids, emails, cio_ids, pages: list[int]) -> ColumnarMembership:
@@ -88,8 +85,9 @@ MEMBERS = [  # id, email, cio_id
     ("AB", "", "c4"),             # no email
     (" ab", None, ""),            # no cio_id: "id: ab"
     ("4", "b@x.com", "c5"),       # 4 owns d@x.com, b@x.com is 3's: conflicting
-    (None, None, ""),             # neither cio_id nor id: NaN
-    (None, "e@x.com", ""),        # ... NaN again: the same person
+    (None, None, ""),             # no cio_id, id or email: "unidentified"
+    (None, "e@x.com", ""),        # no cio_id nor id: "email:e@x.com", another person
+    (None, None, ""),             # "unidentified" again: cannot be told from the first
     ("5", "D@x.com", "c6"),       # 5's only email (z@x.com) went to the lookup's 9: 5 owns nothing
     ("1", "d@x.com", "c7"),       # 1 owns a@x.com, d@x.com is 4's: conflicting
     ("3", "b@x.com", ""),         # 3's own email: "id:3"
@@ -102,7 +100,7 @@ TRUTH = [("1", "a@x.com"), ("3", "b@x.com"), ("4", "d@x.com"), ("5", "z@x.com"),
 LOOKUP = {"z@x.com": "9"}
 EXPECTED = {
     "duplicate_emails": {"c1", "c2", "c9", "c11", "c3", "c5", "id:3", "c6", "c7"},   # a@x, b@x, d@x
-    "idless_profiles": {"c3", "<NaN>"},
+    "idless_profiles": {"c3", "email:e@x.com", "unidentified"},
     "case_or_blank_ids": {"ab", "AB", " ab", "Ñ", "ñ"},
     "conflicting_identity": {"c5", "c7", "c9", "c10"},
 }
@@ -116,12 +114,12 @@ def test_a_segment_worked_out_by_hand(pages):
     for membership in (Membership(segment_id=1, ids=ids, emails=emails, cio_ids=cio_ids),
                        columnar(ids, emails, cio_ids, pages)):
         got = identity_people(members_columns(membership), truth.index, "id", owners)
-        assert canonical(got) == EXPECTED
+        assert (got) == EXPECTED
         assert {name: len(people) for name, people in got.items()} == {
-            "duplicate_emails": 9, "idless_profiles": 2, "case_or_blank_ids": 5, "conflicting_identity": 4}
+            "duplicate_emails": 9, "idless_profiles": 3, "case_or_blank_ids": 5, "conflicting_identity": 4}
     owner = reference_owners(LOOKUP, [k for k, _ in TRUTH], [e for _, e in TRUTH])
     assert owner == {"z@x.com": "9", "a@x.com": "1", "b@x.com": "3", "d@x.com": "4", "n@x": "Ñ"}
-    assert canonical(reference(ids, emails, cio_ids, [k for k, _ in TRUTH], "id", owner)) == EXPECTED
+    assert (reference(ids, emails, cio_ids, [k for k, _ in TRUTH], "id", owner)) == EXPECTED
 
 
 def test_the_columnar_membership_is_never_turned_into_lists():
@@ -191,9 +189,9 @@ def test_random_segments_equal_the_plain_computation(seed):
         for membership in (lists, page_members):
             want = reference(membership.ids, membership.emails, membership.cio_ids, truth_keys, key, owner)
             members = members_columns(membership)
-            assert canonical(identity_people(members, truth.index, key, owners)) == canonical(want)
+            assert (identity_people(members, truth.index, key, owners)) == (want)
             # a plain dict of owners, and a truth index that is not the owners': the same people
-            assert canonical(identity_people(members, truth.index.copy(), key, owner)) == canonical(want)
+            assert (identity_people(members, truth.index.copy(), key, owner)) == (want)
             normalized = [normalize_email(e) for e in membership.emails]
             wanted = [rng.choice([*normalized, None, "nobody@x"]) for _ in range(3)]
             twins = {}
@@ -212,6 +210,20 @@ def test_a_list_membership_with_blank_ids_and_cio_ids():
     owner = {"a@x": "ab", "b@x": "AB"}     # "AB" is known: its email is another's
     want = reference(ids, emails, cio_ids, ["ab"], "id", owner)
     got = identity_people(members_columns(membership), pd.Index(["ab"], dtype=object), "id", owner)
-    assert canonical(got) == canonical(want) == {
-        "duplicate_emails": {"id:", "id:AB"}, "idless_profiles": {"<NaN>"}, "case_or_blank_ids": {"AB", "ab"},
+    assert (got) == (want) == {
+        "duplicate_emails": {"id:", "id:AB"}, "idless_profiles": {"unidentified"}, "case_or_blank_ids": {"AB", "ab"},
         "conflicting_identity": {"id:AB"}}
+
+
+def test_a_lookup_row_without_an_id_owns_nothing():
+    """A shop row with an email and no id (a guest checkout) is nobody another profile could be:
+    it neither makes email-only members conflicting nor hides the truth's owner of its email."""
+    members = columnar(["4", None, "7"], ["b@x.com", "a@x.com", "g@x.com"], ["c1", "c2", "c3"], [])
+    truth = truth_frame(["1", "3", "4"], ["a@x.com", "b@x.com", "d@x.com"])
+    lookup = {"b@x.com": None, "g@x.com": None}     # rows without an id
+    owners = EmailOwners.of(lookup, truth)
+    assert owners.owners_of(["a@x.com", "b@x.com", "g@x.com"]) == {"a@x.com": "1", "b@x.com": "3"}
+    got = identity_people(members_columns(members), truth.index, "id", owners)
+    # 4 holds 3's email: conflicting; c2 has no id, c3's id is no shop customer's: not
+    assert got["conflicting_identity"] == {"c1"}
+    assert got["idless_profiles"] == {"c2"}

@@ -22,7 +22,7 @@ from .diagnose import apply_diagnosis, diagnose_segment
 from .identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
-from .sides import diff_sides, fetch_membership, read_both
+from .sides import diff_sides, fetch_membership, read_both, release
 from .truth import open_engine
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,18 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     result = SegmentResult(name=segment.name, title=segment.label, customerio_segment_id=segment.customerio_segment_id,
                            tolerance=segment.tolerance)
     clock = time.perf_counter
+    read: list = []     # every membership read, released at the end (a staged one holds a connection)
+
+    def read_again():
+        read.append(fetch_membership(config, segment, client, progress, engine))
+        return read[-1], client.segment_count(segment.customerio_segment_id)
+
     try:
         started = clock()
         client.ensure_ready(segment.customerio_segment_id)
         truth, membership, reported = read_both(config, segment, as_of, client, engine, progress, result.seconds)
-        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, lambda: (
-            fetch_membership(config, segment, client, progress), client.segment_count(segment.customerio_segment_id)))
+        read.append(membership)
+        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, read_again)
         diff_started = clock()
         truth, diff = diff_sides(config, segment, as_of, engine, truth, membership)
         result.seconds["diff"] = clock() - diff_started
@@ -122,6 +128,9 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
         log.exception("segment %s failed unexpectedly", segment.name)
         result.error = f"internal error ({exc.__class__.__name__}); please report it with the log"
         return result
+    finally:
+        for membership_read in read:
+            release(membership_read)
 
     result.truth_rows, result.truth_rows_without_key = truth.rows_read, truth.rows_without_key
     result.pages, result.customerio_reported_count = membership.pages, reported

@@ -48,21 +48,7 @@ class ColumnarMembership:
 
     def add_page(self, page: dict[str, Any]) -> None:
         """Append one page, read exactly as ``Membership.add_page`` reads it."""
-        identifiers = page.get("identifiers")
-        chunk = None
-        if isinstance(identifiers, list):
-            try:
-                chunk = pa.array(identifiers, type=MEMBER)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-                chunk = None            # numbers, odd shapes: the list reader decides, errors included
-            chunk = _clean(chunk) if chunk is not None and not chunk.null_count else None
-        if chunk is None:
-            from .customerio import Membership
-            members = Membership(segment_id=self.segment_id)
-            members.add_page(page)
-            chunk = pa.StructArray.from_arrays(
-                [pa.array(members.ids, pa.string()), pa.array(members.emails, pa.string()),
-                 pa.array(members.cio_ids, pa.string())], fields=list(MEMBER))
+        chunk = page_chunk(page, self.segment_id)
         self._chunks.append(chunk)
         self._count += len(chunk)
 
@@ -87,6 +73,24 @@ class ColumnarMembership:
     @property
     def cio_ids(self) -> list[str]:
         return self._list("cio_id")
+
+
+def page_chunk(page: dict[str, Any], segment_id: int) -> pa.StructArray:
+    """One membership page as a struct array (``id``, ``email``, ``cio_id``), read exactly as
+    ``Membership.add_page`` reads it (its errors included)."""
+    identifiers = page.get("identifiers")
+    if isinstance(identifiers, list):
+        try:
+            chunk = pa.array(identifiers, type=MEMBER)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            chunk = None            # numbers, odd shapes: the list reader decides, errors included
+        if chunk is not None and not chunk.null_count:
+            return _clean(chunk)
+    from .customerio import Membership
+    members = Membership(segment_id=segment_id)
+    members.add_page(page)
+    return pa.StructArray.from_arrays([pa.array(members.ids, pa.string()), pa.array(members.emails, pa.string()),
+                                       pa.array(members.cio_ids, pa.string())], fields=list(MEMBER))
 
 
 def _clean(chunk: pa.StructArray) -> pa.StructArray:
@@ -232,5 +236,5 @@ def _frame(table: pa.Table) -> pd.DataFrame:
                          for name in ("id", "email", "cio_id")})
 
 
-__all__ = ["ColumnarMembership", "normalize_keys", "normalize_series", "diff_columnar", "membership_table",
+__all__ = ["ColumnarMembership", "page_chunk", "normalize_keys", "normalize_series", "diff_columnar", "membership_table",
            "string_index"]

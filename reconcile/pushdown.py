@@ -1,15 +1,16 @@
 """The diff pushed into the shop database: ``diff = "database"``.
 
 Customer.io's members are staged into a TEMPORARY table on the same connection as the truth
-query, and the missing/extra people are found there with anti-joins, so the truth set never
-comes into Python (only the differing people do, and a few counts).
+query, page by page as the API returns them (:class:`StagedMembership`), and the missing/extra
+people are found there with anti-joins: neither side is held in Python, only the differing
+people and a few counts.
 
 Why it looks like this:
 
 * **No write access beyond temporary tables.** PostgreSQL refuses ``CREATE TEMP TABLE`` inside
   a read-only transaction (checked: "cannot execute CREATE TABLE in a read-only transaction"),
-  so the temporary table is created and filled in its own short transaction that touches
-  nothing else (COPY on PostgreSQL, ``executemany`` in batches elsewhere), committed, and the
+  so the temporary table is created and filled in short transactions that touch nothing else
+  (one per page: COPY on PostgreSQL, ``executemany`` in batches elsewhere), committed, and the
   truth SQL then runs exactly as in memory: in a read-only, time-limited transaction that is
   rolled back. Grants: PostgreSQL ``GRANT TEMPORARY ON DATABASE shop TO shop_ro``; MySQL and
   MariaDB ``GRANT CREATE TEMPORARY TABLES ON shop.* TO shop_ro``. The table lives only as long
@@ -27,35 +28,45 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from .columnar import membership_table, normalize_keys, string_index
+from sqlalchemy import text
+
+from .columnar import MEMBER, members_table, membership_table, normalize_keys, page_chunk, string_index
 from .config import SegmentConfig
 from .diff import SegmentDiff, _truth_rows
 from .errors import DatabaseError
 from .truth import TruthSet, Window, bound_statement, truth_errors
+
+log = logging.getLogger(__name__)
 
 BATCH = 20_000
 BLANKS = (32, 9, 10, 11, 12, 13, 28, 29, 30, 31)   # what str.strip() removes among ASCII characters
 
 
 def pushdown_diff(engine, segment: SegmentConfig, key: str, as_of: datetime, membership) -> tuple[TruthSet, SegmentDiff]:
-    """``(truth, diff)`` computed in the database; ``truth.people`` holds only the missing people."""
+    """``(truth, diff)`` computed in the database; ``truth.people`` holds only the missing people.
+
+    ``membership`` is a :class:`StagedMembership` (the pages went straight into the database) or
+    any other membership (an export, a list), staged here at once and dropped afterwards."""
     started = time.perf_counter()
-    members = membership_table(membership)
-    keys = normalize_keys(members.column(key), key)
-    table = f"reconcile_cio_{uuid.uuid4().hex[:12]}"
-    dialect = engine.dialect.name
-    with truth_errors(segment, engine), engine.connect() as conn:
-        _stage(conn, dialect, table, keys, members)
-        truth, diff = _compare(conn, dialect, table, segment, key, as_of, members, keys)
+    given = isinstance(membership, StagedMembership)
+    staged = membership if given else StagedMembership.of(engine, segment, key, membership)
+    try:
+        with truth_errors(segment, engine):
+            staged.prepare()
+            truth, diff = _compare(staged, segment, key, as_of)
+    finally:
+        if not given:
+            staged.close()
     truth.seconds = time.perf_counter() - started
     return truth, diff
 
@@ -63,40 +74,135 @@ def pushdown_diff(engine, segment: SegmentConfig, key: str, as_of: datetime, mem
 # ---------------------------------------------------------------------- staging
 
 
-def _stage(conn, dialect: str, table: str, keys: pa.Array, members: pa.Table) -> None:
-    """Create and fill the temporary table in its own transaction, outside the read-only one.
+class StagedMembership:
+    """A segment's members in a TEMPORARY table of the shop database, written page by page as the
+    API returns them: with ``diff = "database"`` only counts stay in Python, so the diff's memory
+    does not grow with the segment.
 
-    The driver connection is used directly, before SQLAlchemy begins a transaction on this
-    connection, so the engine's read-only guard applies to the truth query only.
+    The table lives as long as the connection this object holds, until :meth:`close`. Each page
+    is written in a short transaction of its own, outside the read-only one the truth SQL runs in
+    (PostgreSQL refuses ``CREATE TEMP TABLE`` in a read-only transaction). The diagnosis reads the
+    identifiers back in the API's order (:meth:`table`), only when it runs.
     """
-    raw = conn.connection.dbapi_connection
-    text_type = "text" if dialect in ("postgresql", "sqlite") else \
-        "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
-    create = (f"CREATE TEMPORARY TABLE {table} (pos BIGINT NOT NULL, k {text_type}, "
-              f"id {text_type}, email {text_type}, cio_id {text_type})")
-    staged = pa.table({"pos": pa.array(np.arange(len(keys), dtype=np.int64)), "k": keys,
-                       **{name: members.column(name) for name in ("id", "email", "cio_id")}})
-    distinct = pa.table({"k": pc.unique(keys.filter(pc.is_valid(keys)))})
-    cursor = raw.cursor()
-    try:
-        cursor.execute(create)
-        _load(cursor, dialect, table, staged)
-        cursor.execute(f"CREATE INDEX {table}_k ON {table} (k)")
-        # the distinct Customer.io keys, and an empty table the truth's keys are read into
-        cursor.execute(f"CREATE TEMPORARY TABLE {table}_d (k {text_type} PRIMARY KEY)")
-        _load(cursor, dialect, f"{table}_d", distinct)
-        cursor.execute(f"CREATE TEMPORARY TABLE {table}_t (k {text_type})")
-        if dialect in ("mysql", "mariadb"):
+
+    def __init__(self, engine, segment: SegmentConfig, key: str):
+        self.segment, self.segment_id, self.key = segment, segment.customerio_segment_id, key
+        self.dialect = engine.dialect.name
+        self.name = f"reconcile_cio_{uuid.uuid4().hex[:12]}"
+        self.pages = self.keyless = self._count = 0
+        self._text = "text" if self.dialect in ("postgresql", "sqlite") else \
+            "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+        self._dbapi_error = engine.dialect.dbapi.Error
+        with truth_errors(segment, engine):
+            self.connection = engine.connect()
+        try:
+            self._own(f"CREATE TEMPORARY TABLE {self.name} (pos BIGINT NOT NULL, k {self._text}, id {self._text}, "
+                      f"email {self._text}, cio_id {self._text})")
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def of(cls, engine, segment: SegmentConfig, key: str, membership) -> "StagedMembership":
+        """Any membership staged at once."""
+        staged = cls(engine, segment, key)
+        try:
+            staged.add(membership_table(membership))
+        except BaseException:
+            staged.close()
+            raise
+        staged.pages = membership.pages
+        return staged
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add_page(self, page: dict[str, Any]) -> None:
+        """One membership page, read as ``Membership.add_page`` reads it, into the table."""
+        chunk = page_chunk(page, self.segment_id)
+        self.add(pa.table({name: chunk.field(name) for name in ("id", "email", "cio_id")}))
+
+    def add(self, members: pa.Table) -> None:
+        """Members (``id``, ``email``, ``cio_id``) appended in the API's order, with their
+        normalised key (:func:`reconcile.columnar.normalize_keys`: exact, so surplus profiles and
+        keyless members are decided as in memory) and their position."""
+        keys = normalize_keys(members.column(self.key), self.key)
+        rows = pa.table({"pos": pa.array(np.arange(self._count, self._count + len(keys), dtype=np.int64)), "k": keys,
+                         **{name: members.column(name) for name in ("id", "email", "cio_id")}})
+        self._own(lambda cursor: _load(cursor, self.dialect, self.name, rows))
+        self._count += len(keys)
+        self.keyless += keys.null_count
+
+    def prepare(self) -> None:
+        """After the last page: the distinct keys, and an empty table the truth's keys are read into."""
+        name, text_type = self.name, self._text
+        statements = [f"CREATE TEMPORARY TABLE {name}_d (k {text_type})",
+                      f"INSERT INTO {name}_d (k) SELECT DISTINCT k FROM {name} WHERE k IS NOT NULL",
+                      f"CREATE TEMPORARY TABLE {name}_t (k {text_type})"]
+        if self.dialect == "postgresql":
+            # hash joins need no index; autovacuum never analyses a temporary table
+            statements.append(f"ANALYZE {name}, {name}_d")
+        else:
+            # built once the rows are in (a B-tree filled in the API's random order is slower)
+            statements += [f"CREATE INDEX {name}_k ON {name} (k)", f"CREATE UNIQUE INDEX {name}_dk ON {name}_d (k)",
+                           f"CREATE INDEX {name}_tk ON {name}_t (k)"]
+        if self.dialect in ("mysql", "mariadb"):
             # the truth SQL as a derived table is then run once, as written, not merged into the
             # anti-join (merged, one demo segment's plan took 24 s instead of 0.05 s)
-            cursor.execute("SET SESSION optimizer_switch = 'derived_merge=off'")
-        cursor.execute(f"CREATE INDEX {table}_tk ON {table}_t (k)")
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        cursor.close()
+            statements.append("SET SESSION optimizer_switch = 'derived_merge=off'")
+        self._own(*statements)
+
+    def table(self) -> pa.Table:
+        """The members' ``id``, ``email`` and ``cio_id`` in the API's order, read back in batches."""
+        chunks = []
+        with truth_errors(self.segment, self.connection.engine), self.connection.begin() as transaction:
+            result = self.connection.execute(text(f"SELECT id, email, cio_id FROM {self.name} ORDER BY pos"),
+                                             execution_options={"stream_results": True})
+            for rows in result.partitions(BATCH * 5):
+                chunks.append(pa.StructArray.from_arrays([pa.array(column, pa.string()) for column in zip(*rows)],
+                                                         fields=list(MEMBER)))
+            transaction.rollback()
+        return members_table(chunks)
+
+    def close(self) -> None:
+        """Close the connection for good (invalidated, so that no pool keeps it): the temporary
+        tables go with it. Never raises: the comparison is done by then."""
+        try:
+            self.connection.invalidate()
+            self.connection.close()
+        except Exception as exc:
+            log.warning("could not close the connection of %s (%s)", self.name, exc.__class__.__name__)
+
+    def _own(self, *work) -> None:
+        """Statements (or functions of a cursor) on the driver connection, committed at once.
+
+        The driver connection is used directly, with no SQLAlchemy transaction on it, so the
+        engine's read-only guard applies to the truth query only. Every statement here is
+        reconcile's own, on its own tables."""
+        raw = self.connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        # SQLite's guard (query_only) stays on once a transaction has begun on the connection
+        guarded = self.dialect == "sqlite" and cursor.execute("PRAGMA query_only").fetchone()[0]
+        try:
+            if guarded:
+                cursor.execute("PRAGMA query_only = OFF")
+            for step in work:
+                step(cursor) if callable(step) else cursor.execute(step)
+            raw.commit()
+        except self._dbapi_error as exc:
+            raw.rollback()
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise DatabaseError(
+                f"segment {self.segment.name}: diff = \"database\" could not write Customer.io's members into a "
+                f"temporary table ({message}); grant the TEMPORARY privilege (see README) or set diff = \"memory\""
+            ) from None
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            if guarded:
+                cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
 
 
 def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
@@ -136,8 +242,9 @@ def _normalised(dialect: str, key: str) -> str:
     return f"NULLIF(lower({trimmed}), '')" if key == "email" else f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
 
 
-def _compare(conn, dialect: str, table: str, segment: SegmentConfig, key: str, as_of: datetime,
-             members: pa.Table, keys: pa.Array) -> tuple[TruthSet, SegmentDiff]:
+def _compare(staged: StagedMembership, segment: SegmentConfig, key: str, as_of: datetime
+             ) -> tuple[TruthSet, SegmentDiff]:
+    conn, dialect, table = staged.connection, staged.dialect, staged.name
     naive = dialect != "postgresql"
     window = Window.ending(as_of, segment.window_days)
     sql = segment.sql.strip().rstrip(";").strip()
@@ -157,8 +264,11 @@ def _compare(conn, dialect: str, table: str, segment: SegmentConfig, key: str, a
     with conn.begin() as transaction:       # the engine's guard: read-only, time-limited
         if materialised:
             run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {truth_rows}")
-        counts = run(f"SELECT COUNT(*), COUNT(t.k), COUNT(DISTINCT t.k), COUNT(DISTINCT d.k) "
-                     f"FROM {truth_keys} t LEFT JOIN {table}_d d ON d.k = t.k").one()
+            run(f"ANALYZE {table}_t")                  # allowed read-only: it writes statistics only
+        # rows, rows with a key, distinct keys, distinct keys matched (grouped: a hash, not a sort)
+        counts = run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k) "
+                     f"FROM (SELECT t.k, COUNT(*) AS n FROM {truth_keys} t GROUP BY t.k) g "
+                     f"LEFT JOIN {table}_d d ON d.k = g.k").one()
         missing_result = run(f"SELECT tr.* FROM {truth_rows} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
                              f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
         missing_columns = list(missing_result.keys())
@@ -167,6 +277,7 @@ def _compare(conn, dialect: str, table: str, segment: SegmentConfig, key: str, a
             f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c LEFT JOIN "
             f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
             f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
+        distinct = int(run(f"SELECT COUNT(*) FROM {table}_d").scalar() or 0)
         transaction.rollback()
 
     rows_read, keyed_rows, truth_count, matched = (int(value or 0) for value in counts)
@@ -180,8 +291,7 @@ def _compare(conn, dialect: str, table: str, segment: SegmentConfig, key: str, a
     truth = TruthSet(key=key, people=people, rows_read=rows_read, rows_without_key=rows_read - keyed_rows,
                      columns=truth_columns)
 
-    keyless = int(pc.sum(pc.is_null(keys)).as_py() or 0)
-    distinct = len(pc.unique(keys.filter(pc.is_valid(keys))))
+    keyless = staged.keyless
     extra, seen = [], set()
     for pos, k, id_, email, cio_id in extra_rows:
         if k is not None:
@@ -194,10 +304,10 @@ def _compare(conn, dialect: str, table: str, segment: SegmentConfig, key: str, a
     extra_frame = pd.DataFrame([row[2:] for row in keyed_extra + keyless_extra], columns=["id", "email", "cio_id"],
                                dtype=object)
     extra_frame = extra_frame.astype(object).where(extra_frame.notna(), None)
-    diff = SegmentDiff(truth_count=truth_count, customerio_count=distinct + keyless, customerio_profiles=len(members),
+    diff = SegmentDiff(truth_count=truth_count, customerio_count=distinct + keyless, customerio_profiles=len(staged),
                        matched=matched, missing=_truth_rows(people, key), extra=extra_frame,
-                       duplicate_profiles=len(members) - keyless - distinct, keyless_profiles=keyless)
+                       duplicate_profiles=len(staged) - keyless - distinct, keyless_profiles=keyless)
     return truth, diff
 
 
-__all__ = ["pushdown_diff"]
+__all__ = ["pushdown_diff", "StagedMembership"]

@@ -47,10 +47,11 @@ def read_both(config, segment, as_of: datetime, client, engine, progress,
     membership = reported = None
     api_started = clock()
     try:
-        membership = fetch_membership(config, segment, client, progress)
+        membership = fetch_membership(config, segment, client, progress, engine)
         reported = client.segment_count(segment.customerio_segment_id)
     except BaseException as exc:
         api_error = exc
+        release(membership)
     seconds["customerio"] = clock() - api_started
     if not pushdown:
         thread.join()
@@ -76,13 +77,30 @@ def diff_mode(config, segment) -> str:
     return getattr(segment, "diff", None) or getattr(config, "diff", None) or "memory"
 
 
-def fetch_membership(config, segment, client, progress):
-    """The segment's members as Arrow chunks: page by page, or from one export (``membership``)."""
+def fetch_membership(config, segment, client, progress, engine=None):
+    """The segment's members: page by page, or from one export (``membership``); as Arrow chunks,
+    or with ``diff = "database"`` (and an ``engine``) straight into the shop database's temporary
+    table, page by page (:class:`reconcile.pushdown.StagedMembership`; :func:`release` it)."""
     if wants_export(config, segment, client):
         return export_membership(client, segment.customerio_segment_id)
-    return client.segment_membership(
-        segment.customerio_segment_id, membership=ColumnarMembership(segment.customerio_segment_id),
-        on_page=lambda page, members: progress.page_fetched(segment, page, members))
+    if engine is not None and diff_mode(config, segment) == "database":
+        from .pushdown import StagedMembership
+        container = StagedMembership(engine, segment, config.identity_key)
+    else:
+        container = ColumnarMembership(segment.customerio_segment_id)
+    try:
+        return client.segment_membership(segment.customerio_segment_id, membership=container,
+                                         on_page=lambda page, members: progress.page_fetched(segment, page, members))
+    except BaseException:
+        release(container)
+        raise
 
 
-__all__ = ["read_both", "diff_sides", "fetch_membership"]
+def release(membership) -> None:
+    """Give back what a membership holds (a staged one: its temporary tables and connection)."""
+    close = getattr(membership, "close", None)
+    if close is not None:
+        close()
+
+
+__all__ = ["read_both", "diff_sides", "fetch_membership", "release"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 PG_ADMIN_URL = os.environ.get("RECONCILE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN_URL = os.environ.get("RECONCILE_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/test")
@@ -60,3 +61,22 @@ def any_db_url(request, tmp_path):
         yield from _scratch_database(PG_ADMIN_URL, '"')
     else:
         yield from _scratch_database(MYSQL_ADMIN_URL, "`")
+
+
+@contextmanager
+def role_without_temporary(pg_url: str, table: str):
+    """The URL of a login role that may read ``table`` of ``pg_url``'s database but not create
+    temporary tables there (TEMPORARY revoked from PUBLIC); the role is dropped afterwards."""
+    role, database_name = f"reconcile_ro_{uuid.uuid4().hex[:8]}", make_url(pg_url).database
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database_name}" FROM PUBLIC'))
+        conn.execute(text(f"GRANT SELECT ON {table} TO {role}"))
+    try:
+        yield make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()

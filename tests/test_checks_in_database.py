@@ -8,13 +8,12 @@ properties that are not a JSON object.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from reconcile.checks import run_checks, suites_for
 from reconcile.checks.in_database import plan
@@ -22,6 +21,7 @@ from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.truth import open_engine
 
 from checks_fixtures import load_events
+from conftest import role_without_temporary
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
 EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
@@ -235,22 +235,10 @@ def test_an_events_query_that_writes_is_an_error(pg_url, suites):
 def test_without_temporary_tables_gx_reads_the_events_query_and_agrees(pg_url, suites, caplog):
     """A role with no TEMPORARY privilege: GX validates the live query instead (slower, same results)."""
     load_events(pg_url, SimpleNamespace(rows=sale_rows()))
-    role, database_name = f"reconcile_ro_{uuid.uuid4().hex[:8]}", make_url(pg_url).database
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
-        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database_name}" FROM PUBLIC'))
-        conn.execute(text(f"GRANT SELECT ON events TO {role}"))
-    try:
-        restricted = make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+    with role_without_temporary(pg_url, "events") as restricted:
         database = run(restricted, suites, "database")
-        assert "no temporary table for the sale events" in caplog.text
-        assert_same(database, run(pg_url, suites, "pandas"))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP OWNED BY {role}"))
-            conn.execute(text(f"DROP ROLE {role}"))
-        admin.dispose()
+    assert "no temporary table for the sale events" in caplog.text
+    assert_same(database, run(pg_url, suites, "pandas"))
 
 
 def test_the_window_parameters_and_percent_signs_reach_the_database(any_db_url, suites, caplog):

@@ -40,12 +40,12 @@ TIMEOUT = 0.5           # seconds per request; the delay fault holds its answer 
 PERSISTENT = 1_000      # "every attempt": far more than the retries
 
 
-def audit(stage, tmp_path, capsys, max_retries: int = 3, customerio: str = "", diagnosis: bool = False
-          ) -> tuple[int, dict]:
+def audit(stage, tmp_path, capsys, max_retries: int = 3, customerio: str = "", diagnosis: bool = False,
+          diff: str = "memory") -> tuple[int, dict]:
     """A full run (the diagnosis only where its lookups are the endpoint under test); (exit code, segment)."""
     url, sandbox = stage
     text = config_text(url, sandbox.url, customerio=f"timeout_seconds = {TIMEOUT}\n{customerio}",
-                       extra=f"\n[diagnosis]\nenabled = {str(diagnosis).lower()}\n").replace(
+                       extra=f'diff = "{diff}"\n\n[diagnosis]\nenabled = {str(diagnosis).lower()}\n').replace(
         "max_retries = 3", f"max_retries = {max_retries}")
     config = tmp_path / "config.toml"
     config.write_text(text, encoding="utf-8")
@@ -94,6 +94,13 @@ def test_a_lasting_fault_makes_the_segment_an_error(endpoint, fault, stage, sand
     assert expected in message and "after 2 attempts" in message
 
 
+def test_a_lasting_fault_mid_paging_with_the_diff_in_the_database_is_an_error(stage, sandbox, tmp_path, capsys):
+    """Page 1 is already in the temporary table when page 2 fails for good: an error, no numbers."""
+    sandbox.inject("status", path=MEMBERSHIP, times=PERSISTENT, after=1, status=503)
+    code, segment = audit(stage, tmp_path, capsys, max_retries=1, diff="database")
+    assert "gave no usable answer" in assert_error(code, segment)
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_lasting_fault_on_the_diagnosis_lookups_leaves_the_comparison_exact(fault, stage, sandbox, tmp_path, capsys):
     kind, params = FAULTS[fault]
@@ -110,9 +117,10 @@ def test_a_repeated_next_token_is_an_error(earlier, stage, sandbox, tmp_path, ca
     assert "repeated a paging token of segment 31's membership" in assert_error(code, segment)
 
 
-def test_a_short_page_once_is_caught_by_the_count_and_read_again(stage, sandbox, tmp_path, capsys):
+@pytest.mark.parametrize("diff", ["memory", "database"])    # database: both reads staged, the first dropped
+def test_a_short_page_once_is_caught_by_the_count_and_read_again(diff, stage, sandbox, tmp_path, capsys):
     sandbox.inject("short_page", path=MEMBERSHIP, after=1, drop=3)     # page 2 loses 3 members, silently
-    code, segment = audit(stage, tmp_path, capsys)
+    code, segment = audit(stage, tmp_path, capsys, diff=diff)
     assert_exact(code, segment)
     assert len(sandbox.requests_to(MEMBERSHIP)) == 6 and len(sandbox.requests_to(COUNT)) == 2
     assert (f"the first read of the membership held {PEOPLE - 3:,} profiles but customer_count said {PEOPLE:,}; "

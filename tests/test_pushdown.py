@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -23,11 +24,14 @@ from reconcile.audit import run_audit
 from reconcile.columnar import ColumnarMembership
 from reconcile.config import DatabaseConfig, SegmentConfig
 from reconcile.demo import build_demo
+from reconcile.demo.drift import COUNTS
 from reconcile.demo.runner import demo_config
 from reconcile.diff import diff_segment
-from reconcile.pushdown import pushdown_diff
+from reconcile.config import parse_config
+from reconcile.pushdown import StagedMembership, pushdown_diff
 from reconcile.sandbox import Sandbox, Workspace
 from reconcile.truth import open_engine, run_truth
+from conftest import role_without_temporary
 from test_audit_end_to_end import assert_matches_record
 
 AS_OF = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
@@ -59,6 +63,24 @@ def test_pushdown_audit_equals_the_in_memory_audit_on_the_demo(server, request):
                 (mine.name, side)
 
 
+@pytest.mark.parametrize("server", ["pg_url", "mysql_url"])
+def test_with_the_diagnosis_the_pushdown_audit_explains_the_same_people_the_same_way(server, request):
+    """The diagnosis reads the staged members back (identity health needs all of them): its
+    causes and identity people equal the in-memory run's."""
+    url = request.getfixturevalue(server)
+    demo = build_demo(url, as_of=AS_OF)
+    with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
+        config = replace(demo_config(url, sandbox.url), checks=None)
+        memory = run_audit(config, as_of=AS_OF)
+        database = run_audit(replace(config, diff="database"), as_of=AS_OF)
+    assert [s.causes for s in database.segments] == [s.causes for s in memory.segments]
+    assert [s.identity_people for s in database.segments] == [s.identity_people for s in memory.segments]
+    # the demo's drift: 4 email-only profiles, 6 people with a second profile (12 profiles share an email)
+    assert database.identity_health == memory.identity_health == {
+        "duplicate_emails": 2 * COUNTS["duplicate_profile"], "idless_profiles": COUNTS["idless_profile"],
+        "case_or_blank_ids": 0, "conflicting_identity": 0}
+
+
 def _rows(run, segment: str, side: str):
     rows = run.discrepancies()
     return rows[(rows["segment"] == segment) & (rows["side"] == side)]
@@ -77,9 +99,8 @@ MEMBERS = [  # id, email, cio_id as the API gives them
 ]
 
 
-@pytest.mark.parametrize("key", ["id", "email"])
-def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
-    setup = create_engine(any_db_url)
+def _awkward_shop(url: str) -> None:
+    setup = create_engine(url)
     with setup.begin() as conn:
         conn.execute(text("CREATE TABLE shop_people (id INTEGER, email VARCHAR(100), member BOOLEAN)"))
         conn.execute(text("CREATE TABLE text_people (id VARCHAR(20), email VARCHAR(100))"))
@@ -88,6 +109,19 @@ def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
                      [dict(i=i, e=e) for i, e in [("000417", "x@x.com"), (" 2", None), ("  ", "y@x.com"),
                                                   ("", "z@x.com"), ("Ab", "ab@x.com"), ("ab", "AB@x.com ")]])
     setup.dispose()
+
+
+def _assert_same_diff(pushed, memory, context) -> None:
+    for name in ("truth_count", "customerio_count", "customerio_profiles", "matched", "duplicate_profiles",
+                 "keyless_profiles", "mismatch_rate"):
+        assert getattr(pushed, name) == getattr(memory, name), (context, name)
+    assert _people(pushed.missing, ("id", "email")) == _people(memory.missing, ("id", "email")), context
+    assert _people(pushed.extra) == _people(memory.extra), context
+
+
+@pytest.mark.parametrize("key", ["id", "email"])
+def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
+    _awkward_shop(any_db_url)
     membership = ColumnarMembership(1)
     membership.add_page({"identifiers": MEMBERS + [{"id": "000417", "email": "x@x.com", "cio_id": "c417"},
                                                    {"id": "417", "email": None, "cio_id": "c417b"},
@@ -101,34 +135,63 @@ def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
             truth = run_truth(engine, segment, key, AS_OF)
             memory = diff_segment(truth.people, membership, key)
             pushed_truth, pushed = pushdown_diff(engine, segment, key, AS_OF, membership)
-            for name in ("truth_count", "customerio_count", "customerio_profiles", "matched", "duplicate_profiles",
-                         "keyless_profiles", "mismatch_rate"):
-                assert getattr(pushed, name) == getattr(memory, name), (sql, name)
+            _assert_same_diff(pushed, memory, sql)
             assert (pushed_truth.rows_read, pushed_truth.rows_without_key) == (truth.rows_read, truth.rows_without_key)
-            assert _people(pushed.missing, ("id", "email")) == _people(memory.missing, ("id", "email")), sql
-            assert _people(pushed.extra) == _people(memory.extra), sql
     finally:
         engine.dispose()
 
 
-def test_pushdown_needs_only_temporary_tables_and_reports_a_bad_query(pg_url):
-    """The truth SQL still runs read-only: a writing query is refused, the temp table is not enough to write."""
-    from reconcile.errors import DatabaseError
-    engine = open_engine(DatabaseConfig(url=pg_url))
-    with create_engine(pg_url).begin() as conn:
-        conn.execute(text("CREATE TABLE t (id INTEGER)"))
-    membership = ColumnarMembership(1)
-    membership.add_page({"identifiers": [{"id": "1", "email": None, "cio_id": "c1"}]})
-    segment = SegmentConfig(name="w", customerio_segment_id=1,
-                            sql="SELECT id FROM t WHERE id IN (SELECT nextval('no_such_sequence'))")
+# three pages as the API may send them: identifiers, a bare ids page ("" is no id), identifiers again
+PAGES = [{"identifiers": MEMBERS[:4]}, {"ids": ["9", "", "1"]},
+         {"identifiers": MEMBERS[4:] + [{"id": "ab", "email": "AB@X.com", "cio_id": "cab"}]}]
+
+
+@pytest.mark.parametrize("key", ["id", "email"])
+def test_pages_go_into_the_database_one_by_one_and_give_the_in_memory_diff(any_db_url, key):
+    """With diff = "database" each page is written to the temporary table as it arrives (no member
+    is kept in Python); read back, the members are the columnar membership's, in the API's order."""
+    _awkward_shop(any_db_url)
+    engine = open_engine(DatabaseConfig(url=any_db_url))
+    segment = SegmentConfig(name="s", customerio_segment_id=1, sql="SELECT id, email FROM shop_people WHERE member")
+    columnar, staged = ColumnarMembership(1), StagedMembership(engine, segment, key)
     try:
-        with pytest.raises(DatabaseError, match="segment w"):
-            pushdown_diff(engine, segment, "id", AS_OF, membership)
-        segment = SegmentConfig(name="ok", customerio_segment_id=1, sql="SELECT id FROM t")
-        _, diff = pushdown_diff(engine, segment, "id", AS_OF, membership)
-        assert (diff.truth_count, diff.customerio_count, len(diff.extra)) == (0, 1, 1)
+        for page in PAGES:
+            columnar.add_page(page)
+            staged.add_page(page)
+        assert len(staged) == len(columnar) == 13
+        # no key: ids "", None, " " and the bare page's ""; emails None and the bare page's three
+        assert staged.keyless == 4
+        assert staged.table().to_pylist() == columnar.table().to_pylist()
+        memory = diff_segment(run_truth(engine, segment, key, AS_OF).people, columnar, key)
+        _, pushed = pushdown_diff(engine, segment, key, AS_OF, staged)
+        _assert_same_diff(pushed, memory, key)
+        assert (pushed.customerio_profiles, pushed.keyless_profiles) == (13, 4)
     finally:
+        staged.close()
         engine.dispose()
+    assert staged.connection.closed
+    if any_db_url.startswith("postgresql"):     # the temporary tables went with the connection
+        with create_engine(any_db_url).connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM pg_class WHERE relname LIKE :name"),
+                                {"name": staged.name + "%"}).scalar() == 0
+
+
+def test_without_the_temporary_grant_the_segment_is_an_error_that_says_what_to_do(pg_url):
+    """A role that may read but not create temporary tables: the segment cannot be compared (an
+    error, exit 3), and the message names the grant and the way around it."""
+    _awkward_shop(pg_url)
+    workspace = Workspace.from_dict({"identifiers": "email_or_id", "people": [
+        {"cio_id": "c1", "id": "1", "email": "ann@x.com"}], "segments": [{"id": 1, "name": "s", "members": ["c1"]}]})
+    with role_without_temporary(pg_url, "shop_people") as restricted, Sandbox(workspace, api_key="k") as sandbox:
+        config = parse_config(MINIMAL.format(top='diff = "database"', customerio=f'base_url = "{sandbox.url}"',
+                                             segment="").replace("sqlite:///shop.db", restricted)
+                              .replace("SELECT 1 AS id", "SELECT id, email FROM shop_people"), Path("config.toml"))
+        run = run_audit(config, as_of=AS_OF)
+    segment, = run.segments
+    assert segment.status == "error" and run.status == "error"
+    assert segment.error.startswith("segment a: diff = \"database\" could not write Customer.io's members into "
+                                    "a temporary table (permission denied")
+    assert segment.error.endswith('grant the TEMPORARY privilege (see README) or set diff = "memory"')
 
 
 MINIMAL = """{top}

@@ -696,7 +696,6 @@ class EventsQuery:
         counts = [int(v or 0) for v in row]
         return Presence(dict(zip(keys, counts)), dict(zip(numeric, counts[len(keys):])), counts[-2], counts[-1])
 
-
     def fetch(self, sql: str, event: str) -> list[tuple]:
         """The rows of one of reconcile's queries on ``event``'s events, read-only and time-limited."""
         try:

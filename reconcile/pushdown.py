@@ -136,16 +136,17 @@ class StagedMembership:
     def prepare(self) -> None:
         """After the last page: the distinct keys, and an empty table the truth's keys are read into."""
         name, text_type = self.name, self._text
-        statements = [f"CREATE TEMPORARY TABLE {name}_d (k {text_type})",
-                      f"INSERT INTO {name}_d (k) SELECT DISTINCT k FROM {name} WHERE k IS NOT NULL",
-                      f"CREATE TEMPORARY TABLE {name}_t (k {text_type})"]
         if self.dialect == "postgresql":
+            # the truth's keys, the missing and the extra keys (:func:`_compare_postgresql`);
             # hash joins need no index; autovacuum never analyses a temporary table
-            statements.append(f"ANALYZE {name}, {name}_d")
+            statements = [f"CREATE TEMPORARY TABLE {name}{suffix} (k {text_type})" for suffix in ("_t", "_m", "_x")]
+            statements.append(f"ANALYZE {name}")
         else:
-            # built once the rows are in (a B-tree filled in the API's random order is slower)
-            statements += [f"CREATE INDEX {name}_k ON {name} (k)", f"CREATE UNIQUE INDEX {name}_dk ON {name}_d (k)",
-                           f"CREATE INDEX {name}_tk ON {name}_t (k)"]
+            # the distinct Customer.io keys (:func:`_compare_joined`); indexes built once the rows
+            # are in (a B-tree filled in the API's random order is slower)
+            statements = [f"CREATE TEMPORARY TABLE {name}_d (k {text_type})",
+                          f"INSERT INTO {name}_d (k) SELECT DISTINCT k FROM {name} WHERE k IS NOT NULL",
+                          f"CREATE INDEX {name}_k ON {name} (k)", f"CREATE UNIQUE INDEX {name}_dk ON {name}_d (k)"]
         if self.dialect in ("mysql", "mariadb"):
             # the truth SQL as a derived table is then run once, as written, not merged into the
             # anti-join (merged, one demo segment's plan took 24 s instead of 0.05 s)
@@ -242,6 +243,52 @@ def _normalised(dialect: str, key: str) -> str:
     return f"NULLIF(lower({trimmed}), '')" if key == "email" else f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
 
 
+# Each comparison gives the counts (truth rows, rows with a key, distinct truth keys, keys matched,
+# distinct Customer.io keys), the missing people's truth rows and the extra members' staged rows.
+# The truth's keys are normalised by the database (:func:`_normalised`).
+
+
+def _compare_postgresql(run, table: str, truth_rows: str):
+    """The truth's keys read once into a temporary table (allowed in a read-only transaction), and
+    one full join of both sides' distinct keys that counts and writes down the missing and extra
+    keys; the rows are then fetched by those few keys. (Three anti-joins of the whole sides took
+    twice as long at 10M; a correlated NOT EXISTS on the truth query took minutes at 1M.)"""
+    run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {truth_rows}")
+    run(f"ANALYZE {table}_t")                  # allowed read-only: it writes statistics only
+    counts = run(
+        f"WITH g AS (SELECT k, COUNT(*) AS n FROM {table}_t GROUP BY k), "
+        f"c AS (SELECT DISTINCT k FROM {table} WHERE k IS NOT NULL), "
+        "j AS (SELECT g.k AS tk, g.n, c.k AS ck FROM g FULL JOIN c ON c.k = g.k), "
+        f"m AS (INSERT INTO {table}_m (k) SELECT tk FROM j WHERE tk IS NOT NULL AND ck IS NULL), "
+        f"x AS (INSERT INTO {table}_x (k) SELECT ck FROM j WHERE n IS NULL) "
+        "SELECT SUM(n), SUM(CASE WHEN tk IS NOT NULL THEN n END), COUNT(tk), "
+        "COUNT(CASE WHEN tk IS NOT NULL AND ck IS NOT NULL THEN 1 END), COUNT(ck) FROM j").one()
+    run(f"ANALYZE {table}_m, {table}_x")
+    extra = [tuple(row) for row in run(f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c "
+                                       f"WHERE c.k IS NULL OR c.k IN (SELECT k FROM {table}_x) ORDER BY c.pos")]
+    missing = run(f"SELECT tr.* FROM {truth_rows} JOIN {table}_m m ON m.k = tr.reconcile_key")
+    return counts, missing, extra     # (the missing rows last: the caller reads them)
+
+
+def _compare_joined(run, table: str, truth_rows: str):
+    """The truth query as a derived table in each statement, anti-joined to the distinct
+    Customer.io keys: SQLite's query_only forbids writing its keys down, and MariaDB's INSERT ...
+    SELECT planned the demo's EXISTS segment 200 times slower than the same SELECT."""
+    truth_keys = f"(SELECT tr.reconcile_key AS k FROM {truth_rows})"
+    # grouped: a hash, not the sort COUNT(DISTINCT) makes
+    counts = run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k) "
+                 f"FROM (SELECT t.k, COUNT(*) AS n FROM {truth_keys} t GROUP BY t.k) g "
+                 f"LEFT JOIN {table}_d d ON d.k = g.k").one()
+    extra = [tuple(row) for row in run(
+        f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c LEFT JOIN "
+        f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
+        f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
+    distinct = run(f"SELECT COUNT(*) FROM {table}_d").scalar()
+    missing = run(f"SELECT tr.* FROM {truth_rows} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
+                  f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
+    return (*counts, distinct), missing, extra     # (the missing rows last: the caller reads them)
+
+
 def _compare(staged: StagedMembership, segment: SegmentConfig, key: str, as_of: datetime
              ) -> tuple[TruthSet, SegmentDiff]:
     conn, dialect, table = staged.connection, staged.dialect, staged.name
@@ -254,33 +301,14 @@ def _compare(staged: StagedMembership, segment: SegmentConfig, key: str, as_of: 
     def run(query: str):
         return conn.execute(bound_statement(query, naive), window.parameters(naive))
 
-    # On PostgreSQL the truth's keys are read once into a temporary table (allowed in a read-only
-    # transaction). Elsewhere the truth query is a derived table in each statement: SQLite's
-    # query_only forbids the INSERT, and MariaDB's INSERT ... SELECT planned the demo's EXISTS
-    # segment 200 times slower than the same SELECT. A derived truth table inside a correlated
-    # NOT EXISTS took minutes on PostgreSQL at 1M, hence the LEFT JOINs on distinct keys.
-    materialised = dialect == "postgresql"
-    truth_keys = f"{table}_t" if materialised else f"(SELECT tr.reconcile_key AS k FROM {truth_rows})"
     with conn.begin() as transaction:       # the engine's guard: read-only, time-limited
-        if materialised:
-            run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {truth_rows}")
-            run(f"ANALYZE {table}_t")                  # allowed read-only: it writes statistics only
-        # rows, rows with a key, distinct keys, distinct keys matched (grouped: a hash, not a sort)
-        counts = run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k) "
-                     f"FROM (SELECT t.k, COUNT(*) AS n FROM {truth_keys} t GROUP BY t.k) g "
-                     f"LEFT JOIN {table}_d d ON d.k = g.k").one()
-        missing_result = run(f"SELECT tr.* FROM {truth_rows} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
-                             f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
+        compare = _compare_postgresql if dialect == "postgresql" else _compare_joined
+        counts, missing_result, extra_rows = compare(run, table, truth_rows)
         missing_columns = list(missing_result.keys())
         missing_rows = [tuple(row) for row in missing_result]
-        extra_rows = [tuple(row) for row in run(
-            f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c LEFT JOIN "
-            f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
-            f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
-        distinct = int(run(f"SELECT COUNT(*) FROM {table}_d").scalar() or 0)
         transaction.rollback()
 
-    rows_read, keyed_rows, truth_count, matched = (int(value or 0) for value in counts)
+    rows_read, keyed_rows, truth_count, matched, distinct = (int(value or 0) for value in counts)
     truth_columns = missing_columns[1:]
     if not any(c == key or c.lower() == key.lower() for c in truth_columns):
         raise DatabaseError(f"segment {segment.name}: the truth SQL returns no column named \"{key}\" (identity.key)")

@@ -2,7 +2,8 @@
 
 The truth query waits on the database and the membership on the 10 requests/s limit, so run
 one after the other they cost the sum; overlapped, about the longer of the two. The membership
-is kept as Arrow chunks (:class:`reconcile.columnar.ColumnarMembership`).
+is kept as Arrow chunks (:class:`reconcile.columnar.ColumnarMembership`), or with ``diff =
+"database"`` written into the shop database as it arrives (:class:`reconcile.pushdown.StagedMembership`).
 
 Errors keep their old precedence: when both sides fail, the truth's error is the one reported
 (it used to run first), and the thread is always waited for, so the engine is never left in use.

@@ -23,6 +23,7 @@ import hmac
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import sys
@@ -564,7 +565,12 @@ class Sandbox:
 
     def serve_until_interrupted(self) -> None:
         """Block until Ctrl-C (the server runs in its own thread): for ``python -m reconcile.sandbox``
-        and the project's ``reconcile sandbox`` command, so neither needs its own wait loop."""
+        and the project's ``reconcile sandbox`` command, so neither needs its own wait loop.
+
+        Ctrl-C (SIGINT) is made to stop it even where it was started ignoring SIGINT, as a shell
+        starts background jobs; otherwise ``kill -INT`` would leave it running."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while True:
                 time.sleep(3600)

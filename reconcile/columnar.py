@@ -48,7 +48,10 @@ class ColumnarMembership:
 
     def add_page(self, page: dict[str, Any]) -> None:
         """Append one page, read exactly as ``Membership.add_page`` reads it."""
-        chunk = page_chunk(page, self.segment_id)
+        self.add_chunk(page_chunk(page, self.segment_id))
+
+    def add_chunk(self, chunk: pa.StructArray) -> None:
+        """Append members already read (:data:`MEMBER` struct, cleaned as :func:`page_chunk` does)."""
         self._chunks.append(chunk)
         self._count += len(chunk)
 

@@ -119,7 +119,10 @@ class StagedMembership:
 
     def add_page(self, page: dict[str, Any]) -> None:
         """One membership page, read as ``Membership.add_page`` reads it, into the table."""
-        chunk = page_chunk(page, self.segment_id)
+        self.add_chunk(page_chunk(page, self.segment_id))
+
+    def add_chunk(self, chunk: pa.StructArray) -> None:
+        """Members already read (:data:`reconcile.columnar.MEMBER`), e.g. a batch of an export file."""
         self.add(pa.table({name: chunk.field(name) for name in ("id", "email", "cio_id")}))
 
     def add(self, members: pa.Table) -> None:

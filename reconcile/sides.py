@@ -81,15 +81,16 @@ def diff_mode(config, segment) -> str:
 def fetch_membership(config, segment, client, progress, engine=None):
     """The segment's members: page by page, or from one export (``membership``); as Arrow chunks,
     or with ``diff = "database"`` (and an ``engine``) straight into the shop database's temporary
-    table, page by page (:class:`reconcile.pushdown.StagedMembership`; :func:`release` it)."""
-    if wants_export(config, segment, client):
-        return export_membership(client, segment.customerio_segment_id)
+    table, batch by batch (:class:`reconcile.pushdown.StagedMembership`; :func:`release` it)."""
+    export = wants_export(config, segment, client)
     if engine is not None and diff_mode(config, segment) == "database":
         from .pushdown import StagedMembership
         container = StagedMembership(engine, segment, config.identity_key)
     else:
         container = ColumnarMembership(segment.customerio_segment_id)
     try:
+        if export:
+            return export_membership(client, segment.customerio_segment_id, membership=container)
         return client.segment_membership(segment.customerio_segment_id, membership=container,
                                          on_page=lambda page, members: progress.page_fetched(segment, page, members))
     except BaseException:

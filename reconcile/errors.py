@@ -78,3 +78,10 @@ class PaginationError(CustomerIOError):
 
 class DeliveryError(ReconcileError):
     """The report was written but could not be delivered (SMTP refused, unreachable)."""
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of what the driver (or else the exception) said, for one-line messages."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__

@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 import requests
 import urllib3
 
-from .columnar import MEMBER, ColumnarMembership, _clean, page_chunk
+from .columnar import MEMBER, ColumnarMembership, _clean
 from .errors import CustomerIOError
 
 ALIASES = {"id": ("id", "customer_id"), "email": ("email", "email_address"), "cio_id": ("cio_id", "cioid")}
@@ -46,7 +46,8 @@ class ExportFailed(CustomerIOError):
 def export_membership(client, segment_id: int, *, max_wait: float = 3600.0,
                       on_status: Callable[[dict], None] | None = None, membership=None):
     """Every member of the segment from one customers export (create, poll, download, parse),
-    into ``membership`` (anything with ``add_chunk``; by default a new ColumnarMembership). The
+    into ``membership`` (anything with ``add_page`` and ``add_chunk``; by default a new
+    ColumnarMembership). The
     file is read in batches from a spool on disk, so a staged membership never holds it whole."""
     segment_id = int(segment_id)
     membership = membership if membership is not None else ColumnarMembership(segment_id)
@@ -153,7 +154,7 @@ def parse_export(data: bytes, segment_id: int = 0) -> ColumnarMembership:
 
 def read_export(file: IO[bytes], membership, *, csv_bytes: int = BATCH_BYTES, json_lines: int = JSON_LINES) -> None:
     """An export file (gzipped or not; a Content-Encoding gzip is the same bytes) into
-    ``membership.add_chunk``, in batches: CSV (``csv_bytes`` at a time) and JSON Lines
+    ``membership`` (``add_chunk``, ``add_page``), in batches: CSV (``csv_bytes`` at a time) and JSON Lines
     (``json_lines`` rows at a time) stream, a JSON document is read whole."""
     for _ in range(2):                         # a gzipped file sent gzip-encoded is gzipped twice
         magic = file.read(2)
@@ -230,7 +231,7 @@ def _add_rows(membership, rows: list[dict]) -> None:
             value = next((lowered[a] for a in aliases if a in lowered), None)
             item[name] = None if value is None else str(value)
         items.append(item)
-    membership.add_chunk(page_chunk({"identifiers": items}, membership.segment_id))
+    membership.add_page({"identifiers": items})
 
 
 def _csv_chunks(file: IO[bytes], header: bytes, membership, batch_bytes: int) -> None:

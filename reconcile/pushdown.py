@@ -43,7 +43,7 @@ from sqlalchemy import text
 from .columnar import MEMBER, members_table, membership_table, normalize_keys, page_chunk, string_index
 from .config import SegmentConfig
 from .diff import SegmentDiff, _truth_rows
-from .errors import DatabaseError
+from .errors import DatabaseError, first_line
 from .truth import TruthSet, Window, bound_statement, truth_errors
 
 log = logging.getLogger(__name__)
@@ -195,10 +195,9 @@ class StagedMembership:
             raw.commit()
         except self._dbapi_error as exc:
             raw.rollback()
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise DatabaseError(
                 f"segment {self.segment.name}: diff = \"database\" could not write Customer.io's members into a "
-                f"temporary table ({message}); grant the TEMPORARY privilege (see README) or set diff = \"memory\""
+                f"temporary table ({first_line(exc)}); grant the TEMPORARY privilege (see README) or set diff = \"memory\""
             ) from None
         except BaseException:
             raw.rollback()

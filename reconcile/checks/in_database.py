@@ -51,6 +51,7 @@ from sqlalchemy import String, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..errors import first_line
 from ..truth import Window, bound_statement
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from .model import EVENTS, Expectation
@@ -748,11 +749,4 @@ def _for_text(sql: str) -> str:
     return re.sub(r"(?<![:\w\\]):(?=\w)", r"\\:", sql)
 
 
-def first_line(exc: Exception) -> str:
-    """The first line of what the driver (or else the exception) said, for one-line messages."""
-    original = getattr(exc, "orig", None) or exc
-    lines = str(original).strip().splitlines()
-    return lines[0] if lines else exc.__class__.__name__
-
-
-__all__ = ["plan", "Routed", "EventsQuery", "render", "supported", "first_line", "DIALECTS", "TEXT", "TYPED", "NUMBER", "TYPE"]
+__all__ = ["plan", "Routed", "EventsQuery", "render", "supported", "DIALECTS", "TEXT", "TYPED", "NUMBER", "TYPE"]

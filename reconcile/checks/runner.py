@@ -24,9 +24,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..config import ChecksConfig
+from ..errors import first_line
 from ..truth import Window
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
-from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, first_line, plan, supported
+from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
 from .rules import RULES, RuleContext, run_rule
 from .rules_in_database import run_rule_in_database, runs_in_database

@@ -46,7 +46,7 @@ from reconcile.checks.model import EVENTS, ITEMS, Expectation  # noqa: E402
 from reconcile.checks.rules import RuleContext, run_rule  # noqa: E402
 from reconcile.checks.runner import read_events  # noqa: E402
 from reconcile.config import ChecksConfig, DatabaseConfig  # noqa: E402
-from reconcile.truth import open_engine  # noqa: E402
+from reconcile.shop import open_engine  # noqa: E402
 
 EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
 
@@ -271,7 +271,7 @@ def scratch_postgresql():
 
 
 def _window(as_of):
-    from reconcile.truth import Window
+    from reconcile.shop import Window
 
     return Window.ending(as_of, 30)
 

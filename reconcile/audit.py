@@ -1,4 +1,4 @@
-"""The audit: for each segment, truth + Customer.io → diff → verdict, each segment on its own.
+"""The audit: for each segment, truth + Customer.io → diff → diagnosis → verdict, each on its own.
 
 A segment that cannot be compared (unknown id, still building, API down, SQL error) becomes
 ``status: "error"`` with its one-line message, and the other segments are still reconciled.
@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from .checks import run_checks, suites_for
-from .completeness import confirm_count
+from .compare import diff_sides, fetch_membership, read_both
+from .compare.diff import SegmentDiff
 from .config import Config, SegmentConfig
-from .customerio import CustomerIOClient
+from .customerio import CustomerIOClient, client_from_settings
+from .customerio.completeness import confirm_count
 from .diagnose import apply_diagnosis, diagnose_segment
-from .identity_health import run_counts
+from .diagnose.identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
-from .results import ERROR, FAIL, PASS, RunResult, SegmentResult
-from .sides import diff_sides, fetch_membership, read_both, release
-from .truth import open_engine
+from .results import RunResult, SegmentResult, decide
+from .shop import open_engine
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,6 @@ class Progress:
     rows_read: Callable[[SegmentConfig, int], None] = lambda segment, rows: None
     page_fetched: Callable[[SegmentConfig, int, int], None] = lambda segment, page, members: None
     segment_done: Callable[[SegmentResult], None] = lambda result: None
-
-
-def client_for(config: Config) -> CustomerIOClient:
-    settings = config.customerio
-    return CustomerIOClient(api_key=settings.app_api_key, region=settings.region, base_url=settings.base_url,
-                            timeout=settings.timeout_seconds, max_retries=settings.max_retries,
-                            rate_limit=settings.requests_per_second)
 
 
 def select_segments(config: Config, names: Sequence[str] | None) -> list[SegmentConfig]:
@@ -63,9 +58,11 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
-    suites = _suites(config)  # validated up front: a malformed suite stops the run before it starts (exit 2)
+    # validated up front: a malformed suite stops the run before it starts (exit 2); without
+    # [checks], Great Expectations is never imported
+    suites = suites_for(config.checks, config.path.parent) if config.checks is not None else None
     progress = progress or Progress()
-    client = client or client_for(config)
+    client = client or client_from_settings(config.customerio)
     engine = open_engine(config.database)
     run = RunResult(as_of=as_of, config_path=str(config.path), segments=[], started_at=started)
     try:
@@ -84,59 +81,52 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
     return run
 
 
-def _suites(config: Config):
-    if config.checks is None:
-        return None  # no [checks]: Great Expectations is never imported
-    return suites_for(config.checks, config.path.parent)
-
-
 def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,
                       engine, progress: Progress) -> SegmentResult:
     """One segment, start to verdict; errors become an ``error`` result, never an exception."""
     result = SegmentResult(name=segment.name, title=segment.label, customerio_segment_id=segment.customerio_segment_id,
                            tolerance=segment.tolerance)
     clock = time.perf_counter
-    read: list = []     # every membership read, released at the end (a staged one holds a connection)
+    with ExitStack() as held:   # every membership read is closed at the end (one in the database holds a connection)
+        def read_again():
+            membership = fetch_membership(config, segment, client, progress, engine)
+            held.callback(membership.close)
+            return membership, client.segment_count(segment.customerio_segment_id)
 
-    def read_again():
-        read.append(fetch_membership(config, segment, client, progress, engine))
-        return read[-1], client.segment_count(segment.customerio_segment_id)
-
-    try:
-        started = clock()
-        client.ensure_ready(segment.customerio_segment_id)
-        truth, membership, reported = read_both(config, segment, as_of, client, engine, progress, result.seconds)
-        read.append(membership)
-        membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported, read_again)
-        diff_started = clock()
-        truth, diff = diff_sides(config, segment, as_of, engine, truth, membership)
-        result.seconds["diff"] = clock() - diff_started
-        diagnosis = None
-        if config.diagnosis.enabled:
-            diagnosis_started = clock()
-            try:
-                diagnosis = diagnose_segment(diff, truth.people, membership, segment, config.identity_key, as_of,
-                                             client, engine, config.diagnosis)
-            except CompareError as exc:   # the comparison stands; only the explanation is incomplete
-                result.warnings.append(f"the diagnosis could not run: {exc}")
-            result.seconds["diagnosis"] = clock() - diagnosis_started
-        result.seconds["total"] = clock() - started
-    except (CompareError, ConfigError) as exc:
-        result.error = str(exc)
-        return result
-    except Exception as exc:  # a bug of ours must not turn into a pass, nor stop other segments
-        log.exception("segment %s failed unexpectedly", segment.name)
-        result.error = f"internal error ({exc.__class__.__name__}); please report it with the log"
-        return result
-    finally:
-        for membership_read in read:
-            release(membership_read)
+        try:
+            started = clock()
+            client.ensure_ready(segment.customerio_segment_id)
+            truth, membership, reported = read_both(config, segment, as_of, client, engine, progress, result.seconds)
+            held.callback(membership.close)
+            membership, reported, reread = confirm_count(segment.customerio_segment_id, membership, reported,
+                                                         read_again)
+            diff_started = clock()
+            truth, diff = diff_sides(config, segment, as_of, engine, truth, membership)
+            result.seconds["diff"] = clock() - diff_started
+            diagnosis = None
+            if config.diagnosis.enabled:
+                diagnosis_started = clock()
+                try:
+                    diagnosis = diagnose_segment(diff, truth.people, membership, segment, config.identity_key, as_of,
+                                                 client, engine, config.diagnosis)
+                except CompareError as exc:   # the comparison stands; only the explanation is incomplete
+                    result.warnings.append(f"the diagnosis could not run: {exc}")
+                result.seconds["diagnosis"] = clock() - diagnosis_started
+            result.seconds["total"] = clock() - started
+        except (CompareError, ConfigError) as exc:
+            result.error = str(exc)
+            return result
+        except Exception as exc:  # a bug of ours must not turn into a pass, nor stop other segments
+            log.exception("segment %s failed unexpectedly", segment.name)
+            result.error = f"internal error ({exc.__class__.__name__}); please report it with the log"
+            return result
 
     result.truth_rows, result.truth_rows_without_key = truth.rows_read, truth.rows_without_key
     result.pages, result.customerio_reported_count = membership.pages, reported
     _apply_diff(result, diff, segment)
     if diagnosis is not None:
-        apply_diagnosis(result, diagnosis, segment, config.diagnosis)
+        apply_diagnosis(result, diagnosis)
+    decide(result, config.diagnosis.window_edge_counts)
     if reread:
         result.warnings.append(reread)
     if truth.rows_without_key:
@@ -147,15 +137,13 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
     return result
 
 
-def _apply_diff(result: SegmentResult, diff, segment: SegmentConfig) -> None:
+def _apply_diff(result: SegmentResult, diff: SegmentDiff, segment: SegmentConfig) -> None:
     result.truth_count, result.customerio_count = diff.truth_count, diff.customerio_count
     result.customerio_profiles, result.matched = diff.customerio_profiles, diff.matched
     result.missing_in_customerio, result.extra_in_customerio = len(diff.missing), len(diff.extra)
     result.duplicate_profiles, result.keyless_profiles = diff.duplicate_profiles, diff.keyless_profiles
     result.mismatch_rate = diff.mismatch_rate
-    within = result.mismatch_rate is not None and result.mismatch_rate <= segment.tolerance
-    result.status = PASS if within else FAIL
     result.discrepancies = diff.discrepancies(segment.name)
 
 
-__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "client_for", "ERROR", "FAIL", "PASS"]
+__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments"]

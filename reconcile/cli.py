@@ -21,7 +21,7 @@ from typing import Sequence
 from . import __version__
 from .errors import CompareError, ConfigError, DeliveryError, ReconcileError, UsageError
 from .checks.model import checks_verdict, summary_lines
-from .results import ERROR, FAIL, RunResult
+from .results import RunResult, Status
 from .summary import worst
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_COULD_NOT_COMPARE, EXIT_DELIVERY = 0, 1, 2, 3, 4
@@ -109,7 +109,7 @@ def default_out_dir(base: Path, now: datetime | None = None) -> Path:
 
 def exit_code_for(run: RunResult) -> int:
     status = run.status
-    return EXIT_COULD_NOT_COMPARE if status == ERROR else EXIT_FAIL if status == FAIL else EXIT_PASS
+    return EXIT_COULD_NOT_COMPARE if status == Status.ERROR else EXIT_FAIL if status == Status.FAIL else EXIT_PASS
 
 
 def print_summary(run: RunResult, out: Path | None, stream=None) -> None:
@@ -117,7 +117,7 @@ def print_summary(run: RunResult, out: Path | None, stream=None) -> None:
     width = max([len(s.name) for s in run.segments] + [7])
     print(f"{'segment':<{width}}  status  {'shop':>9} {'cio':>9} {'missing':>8} {'extra':>8} {'mismatch':>9}", file=stream)
     for s in run.segments:
-        if s.status == ERROR:
+        if s.status == Status.ERROR:
             print(f"{s.name:<{width}}  ERROR   {s.error}", file=stream)
             continue
         rate = "n/a" if s.mismatch_rate is None else f"{s.mismatch_rate * 100:.1f} %"
@@ -243,10 +243,10 @@ def cmd_sandbox(args) -> int:
 
 
 def cmd_segments(args) -> int:
-    from .audit import client_for
     from .config import load_config
+    from .customerio import client_from_settings
 
-    client = client_for(load_config(args.config))
+    client = client_from_settings(load_config(args.config).customerio)
     rows = []
     for segment in client.list_segments():
         count = client.segment_count(segment.id) if segment.state == "finished" else None

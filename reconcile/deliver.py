@@ -30,7 +30,7 @@ from pathlib import Path
 from .config import EmailConfig
 from .errors import DeliveryError
 from .report import body_size, render_email_body, render_html
-from .results import PASS, RunResult
+from .results import RunResult, Status
 from .summary import format_percent, verdict_line
 
 COMPRESS_ABOVE = 1_000_000          # bytes: larger attachments travel gzipped
@@ -51,7 +51,7 @@ class Delivery:
 
 def should_send(run: RunResult, settings: EmailConfig) -> bool:
     """``send = "always"``, or ``"on_failure"`` and the run did not pass."""
-    return settings.send == "always" or run.status != PASS
+    return settings.send == "always" or run.status != Status.PASS
 
 
 def subject(run: RunResult, settings: EmailConfig) -> str:

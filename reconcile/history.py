@@ -23,9 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config, HistoryConfig
-from .diff import DISCREPANCY_COLUMNS
 from .report import neutralise_formulas
-from .results import ERROR, RunResult
+from .results import DISCREPANCY_COLUMNS, RunResult, Status
 from .summary import causes
 
 log = logging.getLogger(__name__)
@@ -146,11 +145,11 @@ class History:
             compared = [r for r in earlier if segment.name in r.segments]
             shown = compared[-(self.settings.trend_runs - 1):] if self.settings.trend_runs > 1 else []
             points = [TrendPoint(r.as_of, r.segments[segment.name].get("mismatch_rate"),
-                                 r.segments[segment.name].get("status", ERROR)) for r in shown]
+                                 r.segments[segment.name].get("status", Status.ERROR)) for r in shown]
             points.append(TrendPoint(run.as_of, segment.mismatch_rate, segment.status, current=True))
             segments[segment.name] = _compare(segment, points,
                                               next((r for r in reversed(compared)
-                                                    if r.segments[segment.name].get("status") != ERROR), None))
+                                                    if r.segments[segment.name].get("status") != Status.ERROR), None))
         context = HistoryContext(runs_before=len(earlier), segments=segments)
         self._context = (run, context)
         return context
@@ -170,7 +169,7 @@ class History:
 
 def _compare(segment, points: list[TrendPoint], previous: PastRun | None) -> SegmentHistory:
     history = SegmentHistory(points=points)
-    if previous is None or segment.status == ERROR:
+    if previous is None or segment.status == Status.ERROR:
         return history
     then = previous.segments[segment.name]
     history.previous, history.previous_as_of = then, previous.as_of

@@ -8,13 +8,26 @@ The design's counting rules:
 * an ``email`` is trimmed and lower-cased (Customer.io treats email case-insensitively, ids
   case-sensitively), so ``" Jane@X.com "`` and ``"jane@x.com"`` are one person;
 * a missing value (``None``, NaN, ``""`` or only blanks) has no key: it can match nobody.
+
+The rule is written once, per value (:func:`normalize_id`, :func:`normalize_email`), and
+applied to whole Arrow columns by :func:`normalize_keys`: exact, because only ASCII strings and
+integers take Arrow's fast path (where ``str.strip``/``str.lower`` and Arrow agree by
+construction) and every other value goes through the per-value rule. The shop side keys its
+rows with it as they are read, the Customer.io side its members, so this module sits below both.
 """
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# What str.strip() removes among ASCII characters (str.isspace): Arrow's ascii trim misses \x1c-\x1f.
+ASCII_BLANKS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 def normalize_id(value: Any) -> str | None:
@@ -45,13 +58,68 @@ def normalize_email(value: Any) -> str | None:
     return text or None
 
 
-def normalizer(key: str):
+def normalizer(key: str) -> Callable[[Any], str | None]:
     """The normaliser for the workspace's identity key (``"id"`` or ``"email"``)."""
     return normalize_email if key == "email" else normalize_id
 
 
+def normalize_keys(values: pa.Array | pa.ChunkedArray, key: str) -> pa.Array:
+    """:func:`normalizer` applied to every value: a string array, null where there is no key."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    kind = values.type
+    if pa.types.is_integer(kind):
+        return pc.cast(values, pa.string())       # str(int) both for ids and emails
+    if pa.types.is_large_string(kind):
+        values, kind = values.cast(pa.string()), pa.string()
+    if not pa.types.is_string(kind):
+        return _each(values, normalizer(key))
+    trimmed = pc.utf8_trim(values, characters=ASCII_BLANKS)
+    fast = pc.ascii_lower(trimmed) if key == "email" else values    # an id keeps its blanks
+    fast = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), fast)
+    ascii_ = pc.fill_null(pc.string_is_ascii(values), True)
+    if pc.all(ascii_).as_py() is not False:
+        return fast
+    other = pc.invert(ascii_)
+    slow = [normalizer(key)(value) for value in values.filter(other).to_pylist()]
+    return pc.replace_with_mask(fast, other, pa.array(slow, pa.string()))
 
-def normalize_all(values, key: str) -> list[str | None]:
-    """Normalise a whole column for the workspace's identity key."""
-    normalize = normalizer(key)
-    return [normalize(value) for value in values]
+
+def _each(values: pa.Array, normalize: Callable[[Any], str | None]) -> pa.Array:
+    return pa.array([normalize(value) for value in values.to_pylist()], pa.string())
+
+
+def normalize_series(column: pd.Series, key: str) -> pa.Array:
+    """A truth column's keys: Arrow's fast path for integer and string columns, else each value in Python."""
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype):
+        try:
+            values = pa.array(column, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            values = None
+        if values is not None and (pa.types.is_integer(values.type) or pa.types.is_string(values.type)
+                                   or pa.types.is_large_string(values.type)):
+            return normalize_keys(values, key)
+    return pa.array([normalizer(key)(value) for value in column.tolist()], pa.string())
+
+
+def index_keys(index: pd.Index) -> pa.Array:
+    """A key index as an Arrow string array: zero-copy when it is Arrow-backed (10M keys as Python
+    objects would cost ~600 MB on the way)."""
+    if len(index) == 0:
+        return pa.array([], pa.string())
+    values = index.array
+    if hasattr(values, "__arrow_array__"):
+        keys = pa.array(values)
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
+        return keys.cast(pa.string()) if not pa.types.is_string(keys.type) else keys
+    return pa.array([None if v is None else str(v) for v in index.tolist()], pa.string())
+
+
+def string_index(values: pa.Array, name: str | None = "key") -> pd.Index:
+    """An Arrow-backed pandas string Index (no Python str per element)."""
+    return pd.Index(pd.array(values, dtype=pd.StringDtype("pyarrow")), name=name)
+
+
+__all__ = ["ASCII_BLANKS", "normalize_id", "normalize_email", "normalizer", "normalize_keys", "normalize_series",
+           "index_keys", "string_index"]

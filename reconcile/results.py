@@ -1,23 +1,120 @@
-"""The run's results as plain dataclasses; renderers (JSON, CSV, HTML, terminal) read these.
+"""What a run found, as values: statuses, severities, results, and the one rule that decides.
 
-``status`` per segment is ``pass`` (within tolerance), ``fail`` (out of tolerance) or
-``error`` (could not be compared: never a verdict). The run is ``error`` if any segment is,
-else ``fail`` if any segment failed, else ``pass``: an error always wins, so a run that could
-not compare a segment is never reported as passing. Data-quality checks (``checks``) count too:
-one whose source could not be read makes the run ``error``, a failed critical one ``fail``.
+Every renderer (results.json, discrepancies.csv, the report, the email, the terminal) reads
+these and decides nothing: pass or fail is settled here, by :func:`decide` for a segment and
+:func:`run_status` for the run.
+
+* A segment is ``pass`` (within tolerance), ``fail`` (out of tolerance) or ``error`` (could not
+  be compared: never a verdict).
+* The run is ``error`` if any segment is (or a check's source could not be read, or no segment
+  ran), else ``fail`` if any segment failed or a critical data-quality expectation failed,
+  else ``pass``: an error always wins, so a run that could not compare a segment is never
+  reported as passing.
+
+Statuses and severities are ``StrEnum``s: they compare equal to, print as and serialise to the
+plain strings results.json has always held.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:   # pandas is imported by whoever builds the frames; --help never needs it
+    import pandas as pd
 
-from .checks.model import CheckResult
 
-PASS, FAIL, ERROR = "pass", "fail", "error"
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class Severity(StrEnum):
+    """How much harm a difference does, worst first (the order is the ranking)."""
+
+    CRITICAL = "critical"    # messages would reach people who withdrew consent
+    HIGH = "high"            # buyers in cart or winback flows, or double sends
+    MEDIUM = "medium"        # stale data in Customer.io
+    LOW = "low"              # timing noise at the window's edge
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+    @classmethod
+    def of(cls, value: Any) -> "Severity | None":
+        """The severity a value names (any case, surrounding blanks), or None."""
+        try:
+            return cls(str(value).strip().lower()) if value is not None else None
+        except ValueError:
+            return None
+
+
+def worst(severities: Iterable[Any]) -> Severity | None:
+    """The most severe of the given severities (None when none is known)."""
+    known = [s for s in map(Severity.of, severities) if s is not None]
+    return min(known, key=lambda s: s.rank) if known else None
+
+
+class CheckSeverity(StrEnum):
+    """A data-quality expectation's severity: a failed critical one fails the run."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+SIDES = ("missing_in_customerio", "extra_in_customerio")
+DISCREPANCY_COLUMNS = ["segment", "side", "id", "email", "cio_id"]   # who a differing person is
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one expectation on one source, ready for results.json and the report.
+
+    ``success`` is False for a failed expectation and for one that could not be evaluated;
+    ``error`` is set only when the source itself could not be read (never a pass, exit 3).
+    """
+
+    suite: str
+    expectation: str
+    severity: str = CheckSeverity.CRITICAL
+    column: str | None = None
+    on: str = "events"
+    success: bool = False
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    sample_values: list[Any] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)       # offending events (rows' ids for people)
+    message: str = ""
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)    # rule-specific figures (revenue double-counted, ...)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        if self.error is not None:
+            return Status.ERROR
+        return Status.PASS if self.success else Status.FAIL
+
+    @property
+    def blocking(self) -> bool:
+        """A failed critical expectation: it fails the run (exit 1)."""
+        return self.status == Status.FAIL and self.severity == CheckSeverity.CRITICAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite, "expectation": self.expectation, "column": self.column, "on": self.on,
+            "severity": self.severity, "status": self.status, "success": self.success,
+            "element_count": self.element_count, "unexpected_count": self.unexpected_count,
+            "unexpected_percent": None if self.unexpected_percent is None else round(self.unexpected_percent, 4),
+            "sample_values": list(self.sample_values), "event_ids": list(self.event_ids),
+            "message": self.message, "error": self.error, "details": dict(self.details),
+            "kwargs": dict(self.kwargs),
+        }
 
 
 @dataclass
@@ -25,7 +122,7 @@ class SegmentResult:
     name: str
     customerio_segment_id: int
     title: str = ""
-    status: str = ERROR
+    status: Status = Status.ERROR
     tolerance: float = 0.0
     truth_count: int | None = None
     customerio_count: int | None = None
@@ -44,15 +141,19 @@ class SegmentResult:
     pages: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     # the diagnosis (reconcile.diagnose), when it ran: counts are over the diagnosed sample
-    causes: dict[str, dict[str, Any]] | None = None     # cause -> {"count", "severity"}
-    worst_severity: str | None = None
+    causes: dict[str, dict[str, Any]] | None = None     # cause -> {"count", "severity"}, worst first
+    worst_severity: Severity | None = None
     diagnosed_people: int | None = None                 # the sample size (all differing people up to max_people)
     window_edge_people: int | None = None               # left out of the tolerance unless window_edge_counts
     mismatch_rate_excluding_window_edge: float | None = None
     verdict_rate: str = "mismatch_rate"                 # which rate the status was decided on
     identity_health: dict[str, int] = field(default_factory=dict)
     identity_people: dict = field(default_factory=dict, repr=False, compare=False)   # sets, for the run's union
-    discrepancies: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    discrepancies: "pd.DataFrame | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def differing(self) -> int:
+        return (self.missing_in_customerio or 0) + (self.extra_in_customerio or 0)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("discrepancies", "identity_people")}
@@ -61,6 +162,39 @@ class SegmentResult:
         data["warnings"] = list(self.warnings)
         data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
         return data
+
+
+def decide(result: SegmentResult, window_edge_counts: bool = True) -> None:
+    """The segment's verdict, from its counts: the one place pass or fail is decided.
+
+    The rate judged is ``mismatch_rate``, or, when the diagnosis found window-edge people and
+    ``window_edge_counts`` is false, the rate without them (timing noise does not fail a
+    segment). A segment that could not be compared stays ``error``; a rate that cannot be
+    computed (an empty truth with members) fails.
+    """
+    if result.error is not None or result.truth_count is None:
+        result.status = Status.ERROR
+        return
+    if result.window_edge_people is not None:
+        if result.truth_count:
+            result.mismatch_rate_excluding_window_edge = (
+                (result.differing - result.window_edge_people) / result.truth_count)
+        else:
+            result.mismatch_rate_excluding_window_edge = result.mismatch_rate
+    judged = result.mismatch_rate
+    result.verdict_rate = "mismatch_rate"
+    if not window_edge_counts and result.mismatch_rate_excluding_window_edge is not None:
+        judged, result.verdict_rate = result.mismatch_rate_excluding_window_edge, "mismatch_rate_excluding_window_edge"
+    result.status = Status.PASS if judged is not None and judged <= result.tolerance else Status.FAIL
+
+
+def run_status(segments: list[SegmentResult], checks: list[CheckResult]) -> Status:
+    """The run's status (see the module docstring): an error anywhere wins, then any failure."""
+    statuses = {segment.status for segment in segments}
+    if Status.ERROR in statuses or not segments or any(check.status == Status.ERROR for check in checks):
+        return Status.ERROR
+    failed_check = any(check.blocking for check in checks)
+    return Status.FAIL if Status.FAIL in statuses or failed_check else Status.PASS
 
 
 @dataclass
@@ -74,20 +208,17 @@ class RunResult:
     identity_health: dict[str, int] = field(default_factory=dict)   # the diagnosis' measures over all segments
 
     @property
-    def status(self) -> str:
-        statuses = {segment.status for segment in self.segments}
-        if ERROR in statuses or not self.segments or any(check.status == ERROR for check in self.checks):
-            return ERROR
-        failed_check = any(check.blocking for check in self.checks)   # a failed critical expectation
-        return FAIL if FAIL in statuses or failed_check else PASS
+    def status(self) -> Status:
+        return run_status(self.segments, self.checks)
 
     def count(self, status: str) -> int:
         return sum(1 for segment in self.segments if segment.status == status)
 
-    def discrepancies(self) -> pd.DataFrame:
+    def discrepancies(self) -> "pd.DataFrame":
+        import pandas as pd
+
         frames = [s.discrepancies for s in self.segments if s.discrepancies is not None and len(s.discrepancies)]
         if not frames:
-            from .diff import DISCREPANCY_COLUMNS
             return pd.DataFrame(columns=DISCREPANCY_COLUMNS)
         return pd.concat(frames, ignore_index=True)
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .results import ERROR, FAIL, PASS, RunResult
+from .results import RunResult, Status
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -178,12 +178,12 @@ def segment_severity(segment: Any) -> str | None:
 def failed_checks(run: Any) -> list[Any]:
     """The data-quality checks that failed or could not run (``run.checks``, when the checks ran)."""
     return [check for check in (_field(run, "checks", default=[]) or [])
-            if _field(check, "status", default=PASS) != PASS]
+            if _field(check, "status", default=Status.PASS) != Status.PASS]
 
 
 def _blocking(check: Any) -> bool:
     """A failed critical expectation (it fails the run)."""
-    return _field(check, "status") == FAIL and normal_severity(_field(check, "severity")) == "critical"
+    return _field(check, "status") == Status.FAIL and normal_severity(_field(check, "severity")) == "critical"
 
 
 def run_severity(run: RunResult) -> str | None:
@@ -194,11 +194,11 @@ def run_severity(run: RunResult) -> str | None:
 
 def verdict_line(run: RunResult) -> str:
     """One line that says it all: ``FAIL: 2 of 5 segments out of tolerance, 1 critical``."""
-    total, failed, errors = len(run.segments), run.count(FAIL), run.count(ERROR)
+    total, failed, errors = len(run.segments), run.count(Status.FAIL), run.count(Status.ERROR)
     problems = failed_checks(run)
     critical = sum(1 for s in run.segments if segment_severity(s) == "critical")
     critical_checks = sum(1 for c in problems if _blocking(c))
-    unreadable = sum(1 for c in problems if _field(c, "status") == ERROR)
+    unreadable = sum(1 for c in problems if _field(c, "status") == Status.ERROR)
     noun = "segment" if total == 1 else "segments"
     if errors or not total:
         text = f"ERROR: {errors} of {total} {noun} could not be compared" if total else "ERROR: no segment was compared"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .results import ERROR, PASS, RunResult
+from .results import RunResult, Status
 from .summary import causes, format_count, format_percent, format_points, segment_severity, verdict_line
 
 
@@ -55,7 +55,7 @@ def progress_display(enabled: bool, console=None) -> Iterator["Progress"]:
         if result.name in tasks:
             bars.remove_task(tasks.pop(result.name))
         label = {"pass": "[green]PASS", "fail": "[red]FAIL", "error": "[yellow]ERROR"}[result.status]
-        rate = format_percent(result.mismatch_rate) if result.status != ERROR else "could not compare"
+        rate = format_percent(result.mismatch_rate) if result.status != Status.ERROR else "could not compare"
         bars.console.print(f"{label}[/] {_escape(result.name)}  {rate}")
 
     with bars:
@@ -102,7 +102,7 @@ def check_screen(run: RunResult, worst_causes: int = 4) -> str:
         for warning in s.warnings:
             lines.append(f"  warning: {warning}")
         lines.append("")
-        if s.status == PASS:
+        if s.status == Status.PASS:
             lines.append("  Safe to launch: the segment holds the people the shop says it should, within tolerance.")
         else:
             severity = segment_severity(s)

@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from reconcile.diff import DISCREPANCY_COLUMNS
-from reconcile.results import ERROR, FAIL, PASS, RunResult, SegmentResult
+from reconcile.results import DISCREPANCY_COLUMNS, RunResult, SegmentResult, Status
 
 HOSTILE_TITLE = "Cart <script>alert(1)</script> abandoners & co"
 LONG_WORD = "x" * 140
@@ -66,7 +65,7 @@ def make_segment(spec: Spec) -> SegmentResult:
     result.customerio_count = matched + spec.extra
     result.missing_in_customerio, result.extra_in_customerio = spec.missing, spec.extra
     result.mismatch_rate = (spec.missing + spec.extra) / spec.truth if spec.truth else None
-    result.status = PASS if result.mismatch_rate is not None and result.mismatch_rate <= spec.tolerance else FAIL
+    result.status = Status.PASS if result.mismatch_rate is not None and result.mismatch_rate <= spec.tolerance else Status.FAIL
     result.discrepancies = person_rows(spec)
     result.duplicate_profiles, result.keyless_profiles, result.truth_rows_without_key = 2, spec.extra // 3, 0
     return result

@@ -95,15 +95,15 @@ def sandbox(stage):
 @pytest.fixture
 def fast_retries(monkeypatch):
     """The audit's client, with waits between retries of at most a few hundredths of a second and no throttle."""
-    real = audit.client_for
+    real = audit.client_from_settings
 
-    def quick(config):
-        client = real(config)
+    def quick(settings):
+        client = real(settings)
         client.backoff_base, client.backoff_cap = 0.01, 0.05
         client.limiter = RateLimiter(1_000)   # throttling has its own tests; here it would only add waiting
-        client._sleep = lambda seconds: time.sleep(min(seconds, 0.05))   # retries and export polls
+        client.sleep = lambda seconds: time.sleep(min(seconds, 0.05))   # retries and export polls
         return client
-    monkeypatch.setattr(audit, "client_for", quick)
+    monkeypatch.setattr(audit, "client_from_settings", quick)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from reconcile.checks import SHIPPED_SUITES, run_checks, suites_for
-from reconcile.checks.model import FAIL, PASS
+from reconcile.results import Status
 from reconcile.config import DatabaseConfig, parse_config
 from reconcile.demo import build_demo
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 AS_OF = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 
@@ -114,12 +114,12 @@ def test_nothing_else_fails(demo_run):
     caused_by_injection = {"expect_orders_to_be_counted_once", "expect_column_values_to_be_unique",
                            "expect_property_names_to_be_consistent", "expect_items_to_be_arrays",
                            "expect_timestamps_to_be_in_unit", "expect_events_to_follow"}
-    failed = {(r.suite, r.expectation, r.column) for r in results if r.status == FAIL}
+    failed = {(r.suite, r.expectation, r.column) for r in results if r.status == Status.FAIL}
     assert {e for _, e, _ in failed} - caused_by_injection == {"expect_column_values_to_not_be_null",
                                                               "expect_column_values_to_be_between"}
     assert ("product_viewed", "expect_column_values_to_not_be_null", "product_id") in failed
     assert ("order_completed", "expect_column_values_to_be_between", "timestamp") in failed
-    assert {r.status for r in results if r.suite == "people"} == {PASS}
+    assert {r.status for r in results if r.suite == "people"} == {Status.PASS}
     assert sum(1 for _ in record) == 5
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from reconcile.checks import run_checks, suites_for
 from reconcile.checks.in_database import plan
 from reconcile.config import ChecksConfig, DatabaseConfig
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 from checks_fixtures import load_events
 from conftest import role_without_temporary

@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from reconcile.checks.flatten import Flattener
-from reconcile.checks.model import CRITICAL, FAIL, PASS, PEOPLE, WARNING, CheckResult, Expectation, Suite
+from reconcile.checks.model import CRITICAL, PEOPLE, WARNING, Expectation, Suite
+from reconcile.results import CheckResult, Status
 from reconcile.checks.model import summary_lines
 from reconcile.checks.rules import RuleContext, run_rule, timestamp_units
 from reconcile.checks.runner import run_checks
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.results import RunResult, SegmentResult
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 T = 1_760_000_000
 
@@ -61,7 +62,7 @@ def test_property_name_drift_prefers_the_expected_spelling():
     expected = rule("expect_property_names_to_be_consistent", "product_viewed", rows, expected=["product_id"])
     assert (expected.unexpected_count, sorted(expected.event_ids)) == (4, ["v0", "v1", "v2", "w2"])
     assert expected.details == {"variants": {"product_id": {"productId": 3, "ProductID": 1}}}
-    assert expected.status == FAIL and expected.element_count == 5
+    assert expected.status == Status.FAIL and expected.element_count == 5
 
 
 def test_drift_in_line_item_keys():
@@ -113,16 +114,16 @@ def test_duplicate_orders_count_copies_and_revenue():
     assert (found.element_count, found.unexpected_count) == (4, 2)
     assert found.event_ids == ["o1-again", "o1-third"]
     assert found.details == {"orders_affected": 1, "revenue_double_counted": 21.0}
-    assert found.status == FAIL and found.unexpected_percent == 50.0
+    assert found.status == Status.FAIL and found.unexpected_percent == 50.0
     lenient = rule("expect_orders_to_be_counted_once", "order_completed", rows, mostly=0.5)
-    assert lenient.status == PASS
+    assert lenient.status == Status.PASS
 
 
 def test_a_rule_on_a_missing_property_fails_and_on_no_events_passes():
     missing = rule("expect_orders_to_be_counted_once", "order_completed", [event("o", "order_completed", T, {})])
-    assert missing.status == FAIL and missing.message.startswith("could not be evaluated")
+    assert missing.status == Status.FAIL and missing.message.startswith("could not be evaluated")
     empty = rule("expect_orders_to_be_counted_once", "order_completed", [event("v", "product_viewed", T, {})])
-    assert (empty.status, empty.element_count) == (PASS, 0)
+    assert (empty.status, empty.element_count) == (Status.PASS, 0)
 
 
 PEOPLE_ROWS = [(1, "a@example.com", 1, 0), (2, "not-an-email", 0, 1), (3, None, 1, 1), (4, "d@example.com", 2, 0)]
@@ -166,13 +167,13 @@ def test_people_suite_runs_on_people_sql(people_url):
 def test_a_failed_critical_check_fails_the_run_and_an_unreadable_source_errors_it():
     now = datetime.now(timezone.utc)
     run = RunResult(as_of=now, config_path="c", segments=[], started_at=now)
-    run.segments.append(SegmentResult(name="s", customerio_segment_id=1, status=PASS))
-    assert run.status == PASS
+    run.segments.append(SegmentResult(name="s", customerio_segment_id=1, status=Status.PASS))
+    assert run.status == Status.PASS
     run.checks = [CheckResult(suite="s", expectation="e", severity=WARNING, success=False, message="m")]
-    assert run.status == PASS
+    assert run.status == Status.PASS
     run.checks.append(CheckResult(suite="s", expectation="e", severity=CRITICAL, success=False, message="m"))
-    assert run.status == FAIL
-    assert run.to_dict()["checks"][1]["status"] == FAIL
+    assert run.status == Status.FAIL
+    assert run.to_dict()["checks"][1]["status"] == Status.FAIL
     run.checks.append(CheckResult(suite="s", expectation="e", error="unreadable", message="unreadable"))
     assert run.status == "error"
     lines = summary_lines(run.checks)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from reconcile.checks import run_checks, suites_for
-from reconcile.checks.model import ERROR, FAIL, PASS
+from reconcile.results import Status
 from reconcile.config import ChecksConfig, DatabaseConfig
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 from checks_fixtures import Problems, load_events, make_events, write_jsonl
 
@@ -82,12 +82,12 @@ def test_line_items_are_exploded_and_stringified_ones_still_checked(results):
     items = pick(results, "order_completed", "expect_column_values_to_not_be_null", "product_id", on="items")
     carts_with_orders = range(0, 300, 2)
     expected_items = sum(1 + cart % 3 for cart in carts_with_orders) + sum(1 + c % 3 for c in range(0, 6, 2))
-    assert (items.element_count, items.unexpected_count, items.status) == (expected_items, 0, PASS)
+    assert (items.element_count, items.unexpected_count, items.status) == (expected_items, 0, Status.PASS)
 
 
 def test_clean_expectations_pass_and_counts_cover_every_event(results):
-    assert {r.status for r in results} <= {PASS, FAIL}
-    failed = {(r.suite, r.expectation, r.column) for r in results if r.status == FAIL}
+    assert {r.status for r in results} <= {Status.PASS, Status.FAIL}
+    failed = {(r.suite, r.expectation, r.column) for r in results if r.status == Status.FAIL}
     assert failed == {
         ("order_completed", "expect_orders_to_be_counted_once", "order_id"),
         ("order_completed", "expect_column_values_to_be_unique", "order_id"),
@@ -111,8 +111,8 @@ def test_an_unreadable_source_makes_every_check_an_error(event_suites, sqlite_ur
                            engine=engine, as_of=AS_OF)
     finally:
         engine.dispose()
-    assert found and {r.status for r in found} == {ERROR}
+    assert found and {r.status for r in found} == {Status.ERROR}
     assert "checks.events_sql" in found[0].error and "no_such_table" in found[0].error
     missing = run_checks(ChecksConfig(suites=SUITES, events_jsonl=tmp_path / "nope.jsonl"), event_suites,
                          engine=None, as_of=AS_OF)
-    assert {r.status for r in missing} == {ERROR} and "no such file" in missing[0].error
+    assert {r.status for r in missing} == {Status.ERROR} and "no such file" in missing[0].error

@@ -11,10 +11,10 @@ import random
 import pandas as pd
 import pytest
 
-from reconcile.columnar import ColumnarMembership, normalize_keys, normalize_series
-from reconcile.customerio import Membership
-from reconcile.diff import diff_segment, diff_segment_lists
-from reconcile.identity import normalize_email, normalize_id
+from oracle import ListMembership, as_lists, diff_segment_lists
+from reconcile.compare.diff import diff_segment
+from reconcile.customerio import MemoryMembership
+from reconcile.identity import normalize_email, normalize_id, normalize_keys, normalize_series
 
 ODD = ["", " ", "\x1c", "\t7\n", " Ann@X.COM ", "\xa0b@x.com\xa0", "İX@x.com", "ß@x.com", "\u2003", "x\x1f",
        "000417", "417", "Jane@x.com", "jane@x.com"]
@@ -52,16 +52,17 @@ def _page(rng: random.Random, n: int, with_email: bool = True) -> dict:
     return {"identifiers": items, "ids": [item.get("id") or "" for item in items]}
 
 
-def test_columnar_membership_reads_pages_as_the_list_membership_does():
+def test_memory_membership_reads_pages_as_the_list_membership_does():
     rng = random.Random(5)
     pages = [_page(rng, 300), _page(rng, 200, with_email=False), {"ids": ["1", "", "2"]},
              {"identifiers": [{"id": 42, "email": None, "cio_id": 7}]}, {"identifiers": []}]
-    columnar, lists = ColumnarMembership(9), Membership(segment_id=9)
+    columnar, lists = MemoryMembership(9), ListMembership(9)
     for page in pages:
         columnar.add_page(page)
         lists.add_page(page)
     assert len(columnar) == len(lists)
-    assert (columnar.ids, columnar.emails, columnar.cio_ids) == (lists.ids, lists.emails, lists.cio_ids)
+    read = as_lists(columnar)
+    assert (read.ids, read.emails, read.cio_ids) == (lists.ids, lists.emails, lists.cio_ids)
     for bad in ({"neither": []}, {"identifiers": [None]}):
         with pytest.raises((AttributeError, TypeError, ValueError)):
             columnar.add_page(bad)
@@ -82,7 +83,7 @@ def _truth(rng: random.Random, n: int, key: str) -> pd.DataFrame:
 def test_arrow_diff_equals_the_list_diff(key, seed):
     rng = random.Random(seed)
     truth = _truth(rng, rng.randrange(0, 150), key)
-    columnar, lists = ColumnarMembership(1), Membership(segment_id=1)
+    columnar, lists = MemoryMembership(1), ListMembership(1)
     for _ in range(rng.randrange(0, 3)):
         page = _page(rng, rng.randrange(0, 150))
         columnar.add_page(page)

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from reconcile.customerio import (CustomerIOClient, Membership, RateLimiter, Segment, parse_retry_after)
+from oracle import as_lists
+from reconcile.customerio import CustomerIOClient, Membership, RateLimiter, Segment, parse_retry_after
 from reconcile.errors import (APIUnavailable, AuthError, ConfigError, CustomerIOError, PaginationError, RateLimited,
                               SegmentNotFound, SegmentNotReady, WrongRegionError)
 from reconcile.sandbox import Sandbox, Workspace
@@ -93,9 +94,10 @@ def statuses(sandbox: Sandbox, path: str) -> list[int]:
 
 
 def assert_complete(membership: Membership, order=SHUFFLED) -> None:
-    assert membership.cio_ids == [cio_id(i) for i in order]
-    assert membership.ids == [person_id(i) for i in order]
-    assert membership.emails == [person_email(i) for i in order]
+    members = as_lists(membership)
+    assert members.cio_ids == [cio_id(i) for i in order]
+    assert members.ids == [person_id(i) for i in order]
+    assert members.emails == [person_email(i) for i in order]
     assert len(membership) == len(order)
 
 
@@ -124,9 +126,9 @@ def test_every_form_of_the_last_page_ends_paging(workspace, end_of_pages):
 
 def test_small_pages_and_an_empty_segment(client):
     membership = client.segment_membership(13, page_size=2)
-    assert membership.pages == 3 and membership.cio_ids == [cio_id(i) for i in range(5)]
+    assert membership.pages == 3 and as_lists(membership).cio_ids == [cio_id(i) for i in range(5)]
     empty = client.segment_membership(14)
-    assert (len(empty), empty.pages, empty.ids) == (0, 1, [])
+    assert (len(empty), empty.pages, as_lists(empty).ids) == (0, 1, [])
 
 
 def test_page_size_is_checked_before_any_request(sandbox, client):
@@ -138,15 +140,15 @@ def test_page_size_is_checked_before_any_request(sandbox, client):
 def test_id_only_workspace_gives_no_emails():
     with Sandbox(build_workspace("id_only"), api_key=KEY) as sandbox, make_client(sandbox) as client:
         membership = client.segment_membership(13)
-    assert membership.emails == [None] * 5
-    assert membership.ids == [person_id(i) for i in range(5)]
+    assert as_lists(membership).emails == [None] * 5
+    assert as_lists(membership).ids == [person_id(i) for i in range(5)]
 
 
 def test_ids_are_read_only_when_identifiers_are_absent(sandbox, client):
     sandbox.inject("status", status=200, path=r"/membership$", body={"segment_id": 12, "ids": ["7", "", "9"]})
     membership = client.segment_membership(12)
-    assert membership.ids == ["7", None, "9"]
-    assert membership.emails == [None, None, None] and len(membership) == 3
+    assert as_lists(membership).ids == ["7", None, "9"]
+    assert as_lists(membership).emails == [None, None, None] and len(membership) == 3
 
 
 def test_unknown_keys_are_ignored(sandbox, client):
@@ -157,7 +159,7 @@ def test_unknown_keys_are_ignored(sandbox, client):
                "tags": None, "updated_at": 5, "deduplicate_id": "12:5", "created_at": 1, "owner": {"x": 1}}
     sandbox.inject("status", status=200, path=r"/segments/12$", body={"segment": segment, "meta": {}})
 
-    assert client.segment_membership(12).cio_ids == ["c1"]
+    assert as_lists(client.segment_membership(12)).cio_ids == ["c1"]
     assert client.get_segment(12) == Segment(12, "n", "d", "finished", None, "dynamic", None, 5)
 
 
@@ -251,7 +253,7 @@ def test_a_timeout_is_retried_and_the_result_is_complete(sandbox):
     sandbox.inject("delay", path=r"/membership$", after=1, seconds=1.0)
     with make_client(sandbox, timeout=0.3) as client:
         membership = client.segment_membership(13, page_size=2)
-    assert membership.cio_ids == [cio_id(i) for i in range(5)]
+    assert as_lists(membership).cio_ids == [cio_id(i) for i in range(5)]
     assert len(sandbox.requests_to(r"/membership$")) == 4 and sandbox.faults.pending() == []
 
 

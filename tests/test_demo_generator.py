@@ -4,7 +4,7 @@ The record is computed in Python from the generator's own objects, never by runn
 ``test_truth_sql_matches_record`` proves that the shipped ``config.toml`` queries and the Python
 predicates ask the same question on SQLite, PostgreSQL and MariaDB. The other tests hold the
 record to its promises: deterministic, every kind of drift present and disjoint, one cause per
-differing person, counts that add up the way ``reconcile.diff`` counts, and an outbox whose
+differing person, counts that add up the way ``reconcile.compare.diff`` counts, and an outbox whose
 problems are exactly the ones recorded.
 """
 
@@ -23,9 +23,10 @@ from sqlalchemy import DateTime, Integer, bindparam, create_engine, text
 from reconcile.config import DatabaseConfig, load_config
 from reconcile.demo import build_demo
 from reconcile.demo.drift import CAUSES, KINDS, demo_segments
-from reconcile.diff import diff_segment
+from oracle import ListMembership
+from reconcile.compare.diff import diff_segment
 from reconcile.identity import normalize_email
-from reconcile.truth import open_engine, run_truth
+from reconcile.shop import open_engine, run_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=timezone.utc)   # sub-second on purpose
@@ -138,8 +139,8 @@ def test_reconcile_counts_the_record(built):
     try:
         for segment, cio in zip(SEGMENTS, built.demo.workspace["segments"]):
             members = [people[cio_id] for cio_id in cio["members"]]
-            membership = _Membership([m["id"] for m in members], [m["email"] for m in members],
-                                     [m["cio_id"] for m in members])
+            membership = ListMembership(cio["id"], [m["id"] for m in members], [m["email"] for m in members],
+                                        [m["cio_id"] for m in members])
             diff = diff_segment(run_truth(engine, segment, "id", AS_OF).people, membership, "id")
             expected = built.demo.record.segments[segment.name]
             assert (diff.truth_count, diff.customerio_count, diff.matched, len(diff.missing), len(diff.extra)) == (
@@ -147,13 +148,6 @@ def test_reconcile_counts_the_record(built):
                 len(expected.missing_in_customerio), len(expected.extra_in_customerio)), segment.name
     finally:
         engine.dispose()
-
-
-@dataclass
-class _Membership:  # the column lists reconcile.customerio's Membership carries
-    ids: list
-    emails: list
-    cio_ids: list
 
 
 def test_workspace_is_what_customerio_would_hold(built):

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 from hypothesis import given, settings, strategies as st
 
-from reconcile.diff import diff_segment
+from oracle import ListMembership
+from reconcile.compare.diff import diff_segment
 from reconcile.identity import normalize_email, normalize_id
 
 
-@dataclass
-class FakeMembership:  # the shape of customerio.Membership: column lists
-    ids: list
-    emails: list
-    cio_ids: list
+def members(ids: list, emails: list, cio_ids: list) -> ListMembership:
+    return ListMembership(0, ids, emails, cio_ids)
 
 
 def truth_frame(rows: list[dict], key: str) -> pd.DataFrame:
@@ -28,11 +24,11 @@ def truth_frame(rows: list[dict], key: str) -> pd.DataFrame:
 def test_counting_rules_by_id():
     truth = truth_frame([{"id": 417, "email": "a@x.com"}, {"id": "000418", "email": "b@x.com"},
                          {"id": 5, "email": "c@x.com"}], "id")
-    members = FakeMembership(
+    membership = members(
         ids=["417", "418", None, "5", "5", "Abc"],          # "418" is not "000418"; two profiles share "5"
         emails=["a@x.com", "b@x.com", "anon@x.com", "c@x.com", "C@x.com", None],
         cio_ids=["c1", "c2", "c3", "c4", "c5", "c6"])
-    diff = diff_segment(truth, members, "id")
+    diff = diff_segment(truth, membership, "id")
     assert (diff.truth_count, diff.customerio_count, diff.matched) == (3, 5, 2)
     assert diff.missing["id"].tolist() == ["000418"]
     assert sorted(diff.extra["cio_id"].tolist()) == ["c2", "c3", "c6"]   # c3 has no id: cannot match anyone
@@ -45,16 +41,16 @@ def test_counting_rules_by_id():
 
 def test_email_key_is_trimmed_and_case_insensitive():
     truth = truth_frame([{"id": 1, "email": " Jane@X.com"}, {"id": 2, "email": "bob@x.com"}], "email")
-    members = FakeMembership(ids=[None, "2"], emails=["jane@x.COM ", "BOB@x.com"], cio_ids=["c1", "c2"])
-    diff = diff_segment(truth, members, "email")
+    membership = members(ids=[None, "2"], emails=["jane@x.COM ", "BOB@x.com"], cio_ids=["c1", "c2"])
+    diff = diff_segment(truth, membership, "email")
     assert (diff.matched, len(diff.missing), len(diff.extra)) == (2, 0, 0)
     assert diff.mismatch_rate == 0.0
 
 
 def test_empty_truth():
     empty = pd.DataFrame(columns=["id"], index=pd.Index([], dtype=object))
-    assert diff_segment(empty, FakeMembership([], [], []), "id").mismatch_rate == 0.0
-    assert diff_segment(empty, FakeMembership(["1"], [None], ["c"]), "id").mismatch_rate is None
+    assert diff_segment(empty, members([], [], []), "id").mismatch_rate == 0.0
+    assert diff_segment(empty, members(["1"], [None], ["c"]), "id").mismatch_rate is None
 
 
 ids = st.one_of(st.none(), st.just(""), st.text(alphabet="0aA1 ", min_size=1, max_size=3))
@@ -65,9 +61,9 @@ ids = st.one_of(st.none(), st.just(""), st.text(alphabet="0aA1 ", min_size=1, ma
        member_ids=st.lists(ids, max_size=30))
 def test_invariants(truth_ids, member_ids):
     truth = truth_frame([{"id": v} for v in truth_ids] or [{"id": "x"}], "id").iloc[: len(truth_ids)]
-    members = FakeMembership(ids=member_ids, emails=[None] * len(member_ids),
+    membership = members(ids=member_ids, emails=[None] * len(member_ids),
                              cio_ids=[f"c{i}" for i in range(len(member_ids))])
-    diff = diff_segment(truth, members, "id")
+    diff = diff_segment(truth, membership, "id")
     assert diff.matched + len(diff.missing) == diff.truth_count == len(set(truth_ids))
     assert diff.matched + len(diff.extra) == diff.customerio_count
     missing, extra = set(diff.missing["id"]), set(diff.extra["id"].dropna())

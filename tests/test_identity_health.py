@@ -1,8 +1,8 @@
 """Identity health on Arrow columns equals the straightforward computation on Python lists.
 
-:mod:`reconcile.identity_health` works on the membership's Arrow columns (a million members
-cost no Python object each). Here every measure is computed again the plain way, a loop over
-the lists ``Membership`` exposes, and the two must agree exactly: on a hand-made segment whose
+:mod:`reconcile.diagnose.identity_health` works on the membership's Arrow columns (a million
+members cost no Python object each). Here every measure is computed again the plain way, a loop
+over the lists of ``oracle.ListMembership``, and the two must agree exactly: on a hand-made segment whose
 numbers are worked out below, and on many seeded random ones (duplicates, letter case and
 blanks in ids, ``None``/``""``/blank emails, non-ASCII case, lookup rows that win over the
 truth, owners that are ``None``, several pages).
@@ -17,11 +17,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from reconcile.columnar import ColumnarMembership, string_index
-from reconcile.customerio import Membership
-from reconcile.identity import normalize_email
-from reconcile.identity_health import (MEASURES, EmailOwners, email_twins, identity_people, idless_emails,
-                                       members_columns)
+from oracle import ListMembership, as_lists
+from reconcile.customerio import MemoryMembership
+from reconcile.diagnose.identity_health import (MEASURES, EmailOwners, email_twins, identity_people, idless_emails,
+                                                members_columns)
+from reconcile.identity import normalize_email, string_index
 
 
 # ---------------------------------------------------------------------- the plain way
@@ -61,10 +61,10 @@ def reference(ids, emails, cio_ids, truth_keys, key, owner) -> dict[str, set]:
     return found
 
 
-def columnar(ids, emails, cio_ids, pages: list[int]) -> ColumnarMembership:
+def columnar(ids, emails, cio_ids, pages: list[int]) -> MemoryMembership:
     """The same members as pages of identifiers (``pages``: where each page ends)."""
     items = [{"id": i, "email": e, "cio_id": c} for i, e, c in zip(ids, emails, cio_ids)]
-    membership = ColumnarMembership(1)
+    membership = MemoryMembership(1)
     for start, end in zip([0, *pages], [*pages, len(items)]):
         membership.add_page({"identifiers": items[start:end]})
     return membership
@@ -72,7 +72,7 @@ def columnar(ids, emails, cio_ids, pages: list[int]) -> ColumnarMembership:
 
 def truth_frame(keys: list[str], emails: list, column: str = "email") -> pd.DataFrame:
     frame = pd.DataFrame({column: pd.Series(emails, dtype=object)})
-    frame.index = string_index(pa.array(keys, pa.string()))     # as reconcile.truth keys its people
+    frame.index = string_index(pa.array(keys, pa.string()))     # as reconcile.shop.truth keys its people
     return frame
 
 
@@ -111,7 +111,7 @@ def test_a_segment_worked_out_by_hand(pages):
     ids, emails, cio_ids = (list(column) for column in zip(*MEMBERS))
     truth = truth_frame([k for k, _ in TRUTH], [e for _, e in TRUTH])
     owners = EmailOwners.of(LOOKUP, truth)
-    for membership in (Membership(segment_id=1, ids=ids, emails=emails, cio_ids=cio_ids),
+    for membership in (ListMembership(1, ids=ids, emails=emails, cio_ids=cio_ids),
                        columnar(ids, emails, cio_ids, pages)):
         got = identity_people(members_columns(membership), truth.index, "id", owners)
         assert (got) == EXPECTED
@@ -120,17 +120,6 @@ def test_a_segment_worked_out_by_hand(pages):
     owner = reference_owners(LOOKUP, [k for k, _ in TRUTH], [e for _, e in TRUTH])
     assert owner == {"z@x.com": "9", "a@x.com": "1", "b@x.com": "3", "d@x.com": "4", "n@x": "Ñ"}
     assert (reference(ids, emails, cio_ids, [k for k, _ in TRUTH], "id", owner)) == EXPECTED
-
-
-def test_the_columnar_membership_is_never_turned_into_lists():
-    ids, emails, cio_ids = (list(column) for column in zip(*MEMBERS))
-    membership = columnar(ids, emails, cio_ids, [4, 9])
-    truth = truth_frame([k for k, _ in TRUTH], [e for _, e in TRUTH])
-    members = members_columns(membership)
-    identity_people(members, truth.index, "id", EmailOwners.of(LOOKUP, truth))
-    email_twins(members, ["a@x.com"])
-    idless_emails(members, ["b@x.com"])
-    assert membership._lists == {}     # no list of Python strings per member was made
 
 
 def test_the_sampled_peoples_owners_twins_and_email_only_profiles():
@@ -180,13 +169,14 @@ def test_random_segments_equal_the_plain_computation(seed):
         truth = truth_frame(truth_keys, truth_emails, column)
         page_members = columnar([None if i == "" else i for i in ids], [None if e == "" else e for e in emails],
                                 cio_ids, pages)
-        lists = Membership(segment_id=1, ids=[None if i == "" else i for i in ids],
+        lists = ListMembership(1, ids=[None if i == "" else i for i in ids],
                            emails=[None if e == "" else e for e in emails], cio_ids=[c or "" for c in cio_ids])
         owner = reference_owners(lookup, truth_keys if key == "id" else [], truth_emails)
         owners = EmailOwners.of(lookup, truth if key == "id" else None)
         assert bool(owners) == bool(owner)
         assert owners.owners_of([normalize_email(e) for e in EMAILS + ["z@x", 5]]) == owner
         for membership in (lists, page_members):
+            membership = as_lists(membership)
             want = reference(membership.ids, membership.emails, membership.cio_ids, truth_keys, key, owner)
             members = members_columns(membership)
             assert (identity_people(members, truth.index, key, owners)) == (want)
@@ -204,9 +194,9 @@ def test_random_segments_equal_the_plain_computation(seed):
 
 
 def test_a_list_membership_with_blank_ids_and_cio_ids():
-    """``Membership`` built by hand may hold "" ids and None cio_ids: kept as they are, as before."""
+    """A membership may hold "" ids and None cio_ids: kept as they are."""
     ids, emails, cio_ids = ["", "AB", "ab", None, ""], ["a@x", "A@x", None, "", "b@x"], [None, "", "c1", None, "c1"]
-    membership = Membership(segment_id=1, ids=ids, emails=emails, cio_ids=cio_ids)
+    membership = ListMembership(1, ids=ids, emails=emails, cio_ids=cio_ids)
     owner = {"a@x": "ab", "b@x": "AB"}     # "AB" is known: its email is another's
     want = reference(ids, emails, cio_ids, ["ab"], "id", owner)
     got = identity_people(members_columns(membership), pd.Index(["ab"], dtype=object), "id", owner)

@@ -17,12 +17,12 @@ import pandas as pd
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from reconcile.columnar import ColumnarMembership, normalize_keys, normalize_series
+from oracle import ListMembership, diff_segment_lists
+from reconcile.compare.diff import diff_segment
 from reconcile.config import Config, parse_config
-from reconcile.customerio import Membership
-from reconcile.diff import diff_segment, diff_segment_lists
+from reconcile.customerio import MemoryMembership
 from reconcile.errors import ConfigError
-from reconcile.identity import normalize_email, normalize_id, normalizer
+from reconcile.identity import normalize_email, normalize_id, normalize_keys, normalize_series, normalizer
 
 BLANKS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u2029\u202f\u3000"
 text = st.text(st.one_of(st.characters(blacklist_categories=("Cs",)), st.sampled_from(BLANKS + "AaÄä0@.")), max_size=8)
@@ -95,7 +95,7 @@ def test_diff_invariants_on_the_email_key_through_pages(truth_people, members, c
     truth = truth[~truth.index.duplicated()]
     identifiers = [{"email": None if e is None else email(*e), "id": None if i is None else str(i),
                     "cio_id": f"c{n}"} for n, (e, i) in enumerate(members)]
-    columnar, lists = ColumnarMembership(1), Membership(segment_id=1)
+    columnar, lists = MemoryMembership(1), ListMembership(1)
     bounds = sorted({0, len(identifiers), *[min(c, len(identifiers)) for c in cuts]})
     for start, end in zip(bounds, bounds[1:]):
         page = {"identifiers": identifiers[start:end]}

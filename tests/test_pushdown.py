@@ -22,16 +22,16 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from reconcile.audit import run_audit
-from reconcile.columnar import ColumnarMembership
+from reconcile.compare.diff import diff_segment
+from reconcile.compare.in_database import DatabaseMembership, diff_in_database
 from reconcile.config import DatabaseConfig, SegmentConfig
 from reconcile.demo import build_demo
 from reconcile.demo.drift import COUNTS
 from reconcile.demo.runner import demo_config
-from reconcile.diff import diff_segment
 from reconcile.config import parse_config
-from reconcile.pushdown import StagedMembership, pushdown_diff
+from reconcile.customerio import MemoryMembership
 from reconcile.sandbox import Sandbox, Workspace
-from reconcile.truth import open_engine, run_truth
+from reconcile.shop import open_engine, run_truth
 from conftest import role_without_temporary
 from test_audit_end_to_end import assert_matches_record
 
@@ -123,7 +123,7 @@ def _assert_same_diff(pushed, memory, context) -> None:
 @pytest.mark.parametrize("key", ["id", "email"])
 def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
     _awkward_shop(any_db_url)
-    membership = ColumnarMembership(1)
+    membership = MemoryMembership(1)
     membership.add_page({"identifiers": MEMBERS + [{"id": "000417", "email": "x@x.com", "cio_id": "c417"},
                                                    {"id": "417", "email": None, "cio_id": "c417b"},
                                                    {"id": "ab", "email": "AB@X.com", "cio_id": "cab"}]})
@@ -135,7 +135,7 @@ def test_pushdown_equals_memory_on_awkward_identifiers(any_db_url, key):
             segment = SegmentConfig(name="s", customerio_segment_id=1, sql=sql)
             truth = run_truth(engine, segment, key, AS_OF)
             memory = diff_segment(truth.people, membership, key)
-            pushed_truth, pushed = pushdown_diff(engine, segment, key, AS_OF, membership)
+            pushed_truth, pushed = diff_in_database(engine, segment, key, AS_OF, membership)
             _assert_same_diff(pushed, memory, sql)
             assert (pushed_truth.rows_read, pushed_truth.rows_without_key) == (truth.rows_read, truth.rows_without_key)
     finally:
@@ -154,7 +154,7 @@ def test_pages_go_into_the_database_one_by_one_and_give_the_in_memory_diff(any_d
     _awkward_shop(any_db_url)
     engine = open_engine(DatabaseConfig(url=any_db_url))
     segment = SegmentConfig(name="s", customerio_segment_id=1, sql="SELECT id, email FROM shop_people WHERE member")
-    columnar, staged = ColumnarMembership(1), StagedMembership(engine, segment, key)
+    columnar, staged = MemoryMembership(1), DatabaseMembership(engine, segment, key)
     try:
         for page in PAGES:
             columnar.add_page(page)
@@ -164,7 +164,7 @@ def test_pages_go_into_the_database_one_by_one_and_give_the_in_memory_diff(any_d
         assert staged.keyless == 4
         assert staged.table().to_pylist() == columnar.table().to_pylist()
         memory = diff_segment(run_truth(engine, segment, key, AS_OF).people, columnar, key)
-        _, pushed = pushdown_diff(engine, segment, key, AS_OF, staged)
+        _, pushed = diff_in_database(engine, segment, key, AS_OF, staged)
         _assert_same_diff(pushed, memory, key)
         assert (pushed.customerio_profiles, pushed.keyless_profiles) == (13, 4)
     finally:

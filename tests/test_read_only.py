@@ -11,9 +11,10 @@ from sqlalchemy import create_engine, func, select
 
 from reconcile.cli import main
 from reconcile.config import DatabaseConfig
-from reconcile.diagnose import shop_lookup
+from reconcile.shop import Window
+from reconcile.shop.lookup import lookup_people
 from reconcile.errors import DatabaseError
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 from stage import config_text, fast_retries, sandbox, stage  # noqa: F401 (fixtures)
 from test_truth import build_shop, customers
@@ -58,7 +59,7 @@ def test_a_lookup_query_that_writes_is_refused_and_the_shop_is_unchanged(any_db_
     engine = open_engine(DatabaseConfig(url=any_db_url))
     try:
         with pytest.raises(DatabaseError) as caught:
-            shop_lookup(engine, LOOKUP_WRITES[engine.dialect.name], ["1", "2"], [], AS_OF, 30)
+            lookup_people(engine, LOOKUP_WRITES[engine.dialect.name], ["1", "2"], [], Window.ending(AS_OF, 30))
         message = str(caught.value)
         assert message.startswith("the diagnosis lookup_sql failed: ") and "\n" not in message
         assert any(word in message.lower() for word in ("read-only", "read only", "readonly"))

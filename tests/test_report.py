@@ -7,7 +7,7 @@ import re
 import pytest
 
 from reconcile.report import EMAIL_BODY_LIMIT, bar_widths, body_size, mask_emails, render_email_body, render_html
-from reconcile.results import FAIL
+from reconcile.results import Status
 from reconcile.summary import causes, format_count, format_percent, format_points, run_severity, verdict_line
 
 from runs import HOSTILE_TITLE, LONG_WORD, Spec, make_run, standard_specs, weekly
@@ -111,7 +111,7 @@ def test_email_body_is_trimmed_to_fit_and_says_so():
     body, notes = render_email_body(big)
     assert body_size(body) <= EMAIL_BODY_LIMIT
     assert notes and "Shortened to fit an email" in notes[-1] and "Shortened to fit an email" in body
-    assert big.status == FAIL and "FAIL: 12 of 12 segments out of tolerance, 12 critical" in body
+    assert big.status == Status.FAIL and "FAIL: 12 of 12 segments out of tolerance, 12 critical" in body
 
 
 def test_mask_emails_keeps_the_domain():
@@ -120,14 +120,14 @@ def test_mask_emails_keeps_the_domain():
 
 
 def test_failed_critical_checks_lead_the_verdict_too():
-    from reconcile.checks.model import CheckResult
+    from reconcile.results import CheckResult
 
     run = make_run([Spec("a", 100, 0, 0)], weekly(21))
     run.checks = [CheckResult(suite="order_completed", expectation="expect_column_values_to_be_unique",
                               column="order_id", severity="critical", success=False, unexpected_count=12),
                   CheckResult(suite="people", expectation="expect_column_values_to_not_be_null", severity="warning",
                               success=False)]
-    assert run.status == FAIL
+    assert run.status == Status.FAIL
     assert verdict_line(run) == "FAIL: the segment is within tolerance, 1 critical data-quality check failed"
     assert run_severity(run) == "critical"
     html = render_html(run)

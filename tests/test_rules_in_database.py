@@ -18,7 +18,7 @@ import pytest
 from reconcile.checks import run_checks, suites_for
 from reconcile.checks.rules_in_database import runs_in_database
 from reconcile.config import ChecksConfig, DatabaseConfig
-from reconcile.truth import open_engine
+from reconcile.shop import open_engine
 
 from checks_fixtures import load_events
 

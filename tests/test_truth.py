@@ -10,7 +10,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
 
 from reconcile.config import DatabaseConfig, SegmentConfig
 from reconcile.errors import ConfigError, DatabaseError
-from reconcile.truth import open_engine, run_truth
+from reconcile.shop import open_engine, run_truth
 
 AS_OF = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 WINDOW_START = AS_OF - timedelta(days=30)

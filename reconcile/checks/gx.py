@@ -98,7 +98,7 @@ class GXValidator:
         """One GX SQL data source per shop engine, its engine guarded read-only like ``engine``."""
         from sqlalchemy.pool import StaticPool
 
-        from ..truth import guard_like
+        from ..shop.database import guard_like
 
         key = engine.url.render_as_string(hide_password=False)
         if key not in self._sql_sources:

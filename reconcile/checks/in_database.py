@@ -34,7 +34,7 @@ expectation. Results are the same either way; tests hold the two engines equal o
 PostgreSQL and MariaDB.
 
 The data source is GX's own (it takes a connection string); its engine gets the same read-only,
-time-limited guard as reconcile's (:func:`reconcile.truth.guard_like`), so GX cannot write to
+time-limited guard as reconcile's (:func:`reconcile.shop.database.guard_like`), so GX cannot write to
 the shop either.
 """
 
@@ -52,7 +52,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import first_line
-from ..truth import Window, bound_statement
+from ..shop.database import Window, bind_window
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from .model import EVENTS, Expectation
 from .rules import JSON_NUMBER
@@ -462,9 +462,7 @@ def supported(engine: Engine | None) -> bool:
 
 def render(engine: Engine, sql: str, window: Window) -> str:
     """``events_sql`` with the window bound as literals (GX runs a query string, not parameters)."""
-    naive = engine.dialect.name != "postgresql"
-    statement = bound_statement(sql.strip().rstrip(";").strip(), naive)
-    values = {k: v for k, v in window.parameters(naive).items() if k in statement._bindparams}
+    statement, values = bind_window(sql.strip().rstrip(";").strip(), engine.dialect.name, window)
     rendered = str(statement.bindparams(**values).compile(dialect=engine.dialect,
                                                           compile_kwargs={"literal_binds": True}))
     # text() doubles every % for format/pyformat drivers; GX's own text() will double it again.

@@ -1,17 +1,18 @@
-"""The data model of the checks: a suite's expectations as loaded, and one result per expectation.
+"""The data model of the checks: a suite's expectations as loaded. The outcome of each is a
+:class:`reconcile.results.CheckResult`, which the renderers read with the run's other results.
 
-Plain dataclasses with no heavy imports, so :mod:`reconcile.results` and the renderers can read
-them without pulling in Great Expectations.
+Plain dataclasses with no heavy imports, so loading the model never pulls in Great Expectations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PASS, FAIL, ERROR = "pass", "fail", "error"
-CRITICAL, WARNING = "critical", "warning"
+from ..results import CheckResult, CheckSeverity, Status
+
+CRITICAL, WARNING = CheckSeverity.CRITICAL, CheckSeverity.WARNING
 EVENTS, ITEMS, PEOPLE = "events", "items", "people"
 
 
@@ -48,54 +49,7 @@ class Suite:
         return PEOPLE if self.event is None else EVENTS
 
 
-@dataclass
-class CheckResult:
-    """The outcome of one expectation on one source, ready for results.json and the report.
-
-    ``success`` is False for a failed expectation and for one that could not be evaluated;
-    ``error`` is set only when the source itself could not be read (never a pass, exit 3).
-    """
-
-    suite: str
-    expectation: str
-    severity: str = CRITICAL
-    column: str | None = None
-    on: str = EVENTS
-    success: bool = False
-    element_count: int | None = None
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    sample_values: list[Any] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)       # offending events (rows' ids for people)
-    message: str = ""
-    error: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)    # rule-specific figures (revenue double-counted, ...)
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        if self.error is not None:
-            return ERROR
-        return PASS if self.success else FAIL
-
-    @property
-    def blocking(self) -> bool:
-        """A failed critical expectation: it fails the run (exit 1)."""
-        return self.status == FAIL and self.severity == CRITICAL
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "suite": self.suite, "expectation": self.expectation, "column": self.column, "on": self.on,
-            "severity": self.severity, "status": self.status, "success": self.success,
-            "element_count": self.element_count, "unexpected_count": self.unexpected_count,
-            "unexpected_percent": None if self.unexpected_percent is None else round(self.unexpected_percent, 4),
-            "sample_values": list(self.sample_values), "event_ids": list(self.event_ids),
-            "message": self.message, "error": self.error, "details": dict(self.details),
-            "kwargs": dict(self.kwargs),
-        }
-
-
-__all__ = ["CheckResult", "Expectation", "Suite", "summary_lines", "checks_verdict", "PASS", "FAIL", "ERROR", "CRITICAL", "WARNING",
+__all__ = ["CheckResult", "Expectation", "Suite", "summary_lines", "checks_verdict", "CRITICAL", "WARNING",
            "EVENTS", "ITEMS", "PEOPLE"]
 
 
@@ -103,11 +57,11 @@ def summary_lines(checks: list[CheckResult], limit: int = 12) -> list[str]:
     """The checks for a terminal: the failed and unreadable ones (critical first), then a count line."""
     if not checks:
         return []
-    shown = sorted((c for c in checks if c.status != PASS),
-                   key=lambda c: (c.status != ERROR, c.severity != CRITICAL, c.suite))
+    shown = sorted((c for c in checks if c.status != Status.PASS),
+                   key=lambda c: (c.status != Status.ERROR, c.severity != CRITICAL, c.suite))
     lines = []
     for check in shown[:limit]:
-        label = "ERROR" if check.status == ERROR else "FAIL" if check.severity == CRITICAL else "warn"
+        label = "ERROR" if check.status == Status.ERROR else "FAIL" if check.severity == CRITICAL else "warn"
         target = f"({check.column})" if check.column else ""
         lines.append(f"  {label:<5} {check.suite}: {check.expectation}{target}: {check.message}")
     if len(shown) > limit:
@@ -119,8 +73,8 @@ def summary_lines(checks: list[CheckResult], limit: int = 12) -> list[str]:
 def checks_verdict(checks: list[CheckResult]) -> str:
     """``"; 2 critical data-quality checks failed"`` (empty when none failed or errored)."""
     critical = sum(1 for c in checks if c.blocking)
-    errors = sum(1 for c in checks if c.status == ERROR)
-    warnings = sum(1 for c in checks if c.status == FAIL and c.severity != CRITICAL)
+    errors = sum(1 for c in checks if c.status == Status.ERROR)
+    warnings = sum(1 for c in checks if c.status == Status.FAIL and c.severity != CRITICAL)
     parts = []
     if critical:
         parts.append(f"{critical} critical data-quality {'check' if critical == 1 else 'checks'} failed")

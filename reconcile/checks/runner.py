@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import ChecksConfig
 from ..errors import first_line
-from ..truth import Window
+from ..shop.database import Window
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
 from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite

@@ -3,7 +3,7 @@
 Both yield partitions of canonical event tuples ``(event_id, name, customer_id, anonymous_id,
 timestamp, properties)`` for :class:`~reconcile.checks.flatten.Flattener`. SQL goes through the
 same read-only, time-limited, streamed transaction as the truth segments
-(:func:`reconcile.truth.stream_rows`): server-side cursors where the driver has them, so a
+(:func:`reconcile.shop.database.stream_rows`): server-side cursors where the driver has them, so a
 million events arrive 50,000 at a time.
 
 Column names the events query must return: ``event_id`` (or ``id``), ``name`` (or ``event``),
@@ -25,17 +25,13 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from ..errors import CompareError, ConfigError
-from ..truth import PARTITION_ROWS, Window, stream_rows
+from ..errors import ConfigError, SourceError
+from ..shop.database import PARTITION_ROWS, Window, stream_rows
 
 CANONICAL = ("event_id", "name", "customer_id", "anonymous_id", "timestamp", "properties")
 ALIASES = {"event_id": ("event_id", "id"), "name": ("name", "event"), "customer_id": ("customer_id",),
            "anonymous_id": ("anonymous_id",), "timestamp": ("timestamp",), "properties": ("properties", "data")}
 REQUIRED = ("event_id", "name", "timestamp", "properties")
-
-
-class SourceError(CompareError):
-    """A checks source could not be read completely; its checks are errors, never passes."""
 
 
 def column_positions(columns: list[str], where: str) -> list[int | None]:

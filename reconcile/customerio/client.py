@@ -1,7 +1,8 @@
 """The Customer.io App API client: the only module that speaks HTTP.
 
-It reads segments, their membership and profiles as ``customerio-app-api.md`` documents them,
-and turns every way that can fail into one of the exceptions of :mod:`reconcile.errors`::
+It reads segments, their membership and profiles, and runs exports, as
+``customerio-app-api.md`` documents them, and turns every way that can fail into one of the
+exceptions of :mod:`reconcile.errors`::
 
     429 ..................... wait (Retry-After, else backoff), retry → RateLimited
     5xx, 408, timeout, reset,
@@ -10,212 +11,38 @@ and turns every way that can fail into one of the exceptions of :mod:`reconcile.
     401, 403 ................ AuthError
     404 ..................... SegmentNotFound on segment paths; an empty answer on customer
                               paths (a merged or deleted profile is not an error)
-    other 4xx ............... CustomerIOError with the server's own detail
+    other 4xx ............... BadRequest with the server's own detail and the status
 
-Every request, retries included, passes one :class:`RateLimiter` (10 per second by default,
-the App API's documented limit). Messages are one line that says what is wrong and what to do,
-and never contain the API key: every message is scrubbed of it before it is raised.
-Unknown keys in answers are ignored, because Customer.io adds fields without notice.
+Every request, retries included, passes one :class:`~.throttle.RateLimiter` (10 per second by
+default, the App API's documented limit). Messages are one line that says what is wrong and
+what to do, and never contain the API key: every message is scrubbed of it before it is raised
+(:meth:`CustomerIOClient.error`). What the answers mean is in :mod:`.answers`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from . import __version__
-from .errors import (APIUnavailable, AuthError, ConfigError, CustomerIOError, PaginationError, RateLimited,
-                     SegmentNotFound, SegmentNotReady, WrongRegionError)
+from .. import __version__
+from ..errors import (APIUnavailable, AuthError, BadRequest, ConfigError, CustomerIOError, PaginationError,
+                      RateLimited, SegmentNotFound, SegmentNotReady, WrongRegionError)
+from .answers import (REGION_BASES, Segment, auth_message, connection_reason, error_detail, other_region_hosts,
+                      server_error_reason, switch_region_hint, unreadable)
+from .membership import Membership, MemoryMembership
+from .throttle import RateLimiter, parse_retry_after
 
 log = logging.getLogger(__name__)
 
-US_BASE = "https://api.customer.io"
-EU_BASE = "https://api-eu.customer.io"
-REGION_BASES = {"us": US_BASE, "eu": EU_BASE}
 MAX_PAGE_SIZE = 30_000          # membership `limit` maximum
 LOOKUP_BATCH = 100              # POST /v1/customers/attributes takes 1-100 ids
-RETRY_AFTER_CAP = 300.0         # seconds; a longer Retry-After is treated as this
 ID_TYPES = ("id", "email", "cio_id")
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-# ---------------------------------------------------------------------- what the API returns
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A segment's metadata; only ``state == "finished"`` membership is worth comparing."""
-
-    id: int
-    name: str
-    description: str
-    state: str
-    progress: int | None
-    type: str
-    tags: list[str] | None
-    updated_at: int | None
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Segment:
-        """Build from the API's Segment object, ignoring keys this client does not know."""
-        tags = data.get("tags")
-        return cls(id=int(data["id"]), name=str(data.get("name") or ""),
-                   description=str(data.get("description") or ""), state=str(data.get("state") or ""),
-                   progress=_int_or_none(data.get("progress")), type=str(data.get("type") or ""),
-                   tags=[str(tag) for tag in tags] if isinstance(tags, list) else None,
-                   updated_at=_int_or_none(data.get("updated_at")))
-
-
-@dataclass
-class Membership:
-    """A segment's members as parallel columns (segments can hold millions: no object per person).
-
-    ``ids[i]``, ``emails[i]`` and ``cio_ids[i]`` describe the i-th member in the API's order;
-    ``None`` where the profile has no id or no email (id-only workspaces send no email at all).
-    """
-
-    segment_id: int
-    ids: list[str | None] = field(default_factory=list)
-    emails: list[str | None] = field(default_factory=list)
-    cio_ids: list[str] = field(default_factory=list)
-    pages: int = 0
-
-    def __len__(self) -> int:
-        return len(self.cio_ids)
-
-    def add_page(self, page: dict[str, Any]) -> None:
-        """Append one membership page; ``identifiers`` is read, ``ids`` only when it is absent."""
-        identifiers = page.get("identifiers")
-        if identifiers is not None:
-            self.ids.extend([_text_or_none(item.get("id")) for item in identifiers])
-            self.emails.extend([_text_or_none(item.get("email")) for item in identifiers])
-            self.cio_ids.extend([str(item.get("cio_id") or "") for item in identifiers])
-            return
-        ids = page.get("ids")
-        if not isinstance(ids, list):
-            raise ValueError("the page has neither identifiers nor ids")
-        self.ids.extend([_text_or_none(value) for value in ids])   # "" in ids means "no id"
-        self.emails.extend([None] * len(ids))
-        self.cio_ids.extend([""] * len(ids))                       # unknown without identifiers
-
-
-def _text_or_none(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-# ---------------------------------------------------------------------- throttling
-
-
-class RateLimiter:
-    """Keeps request starts at or below ``rate`` in any 1-second window, across threads.
-
-    A sliding log of the last ``floor(rate)`` starts (at least one): a new start waits until
-    the oldest of them is a window old. Unlike a refilling token bucket, this bounds *every*
-    1-second window, which is how the limit is counted upstream. The window is 50 ms longer than
-    a second because the server counts arrivals, not starts: network and thread-scheduling
-    jitter can bring two starts that were a second apart closer together at the other end.
-    """
-
-    SLACK = 0.05
-
-    def __init__(self, rate: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        if not rate > 0:
-            raise ValueError(f"rate must be above 0, got {rate!r}")
-        self.rate = rate
-        self._burst = max(1, math.floor(rate))
-        self._window = max(1.0, self._burst / rate) + self.SLACK
-        self._starts: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._clock, self._sleep = clock, sleep
-
-    def acquire(self) -> None:
-        """Block until one more request may start, and count it as started now."""
-        with self._lock:  # held while waiting: callers queue up and start in turn
-            now = self._clock()
-            while len(self._starts) >= self._burst:
-                wait = self._starts[0] + self._window - now
-                if wait <= 0:
-                    self._starts.popleft()
-                    break
-                self._sleep(wait)
-                now = self._clock()
-            self._starts.append(now)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), capped at 300; None if unusable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
-
-
-def error_detail(response: requests.Response) -> str:
-    """The server's own words about an error, on one line of at most 200 characters.
-
-    Error bodies differ by endpoint family, so every documented form is read: ``meta.error``,
-    ``meta.errors[]``, ``errors[].detail``; else the start of the raw text.
-    """
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    found = _details(body) if isinstance(body, dict) else []
-    text = "; ".join(found) if found else response.text[:200]
-    return " ".join(text.split())[:200] or "(empty body)"
-
-
-def _details(body: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    meta = body.get("meta")
-    if isinstance(meta, dict):
-        if meta.get("error"):
-            found.append(str(meta["error"]))
-        found.extend(_messages(meta.get("errors")))
-    found.extend(_messages(body.get("errors")))
-    return found
-
-
-def _messages(items: Any) -> list[str]:
-    if not isinstance(items, list):
-        return []
-    messages = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("detail") or item.get("message") or item.get("title")
-        if item:
-            messages.append(str(item))
-    return messages
-
-
-# ---------------------------------------------------------------------- the client
 
 
 class _Transient(Exception):
@@ -230,8 +57,8 @@ class CustomerIOClient:
     """Read-only App API client with throttling, retries and errors that say what to do.
 
     ``base_url`` overrides ``region`` (for the sandbox and tests). ``sleep`` is used for the
-    waits between retries, so unit tests need not wait; the rate limiter always really waits,
-    because throttling is what it is for.
+    waits between retries and export polls, so unit tests need not wait; the rate limiter always
+    really waits, because throttling is what it is for.
     """
 
     def __init__(self, *, api_key: str, region: str = "us", base_url: str | None = None,
@@ -246,7 +73,7 @@ class CustomerIOClient:
         self.limiter = RateLimiter(rate_limit)
         self._session = session or requests.Session()
         self._owns_session = session is None
-        self._sleep = sleep
+        self.sleep = sleep
         self._random = random.Random()
         self._headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json",
                          "User-Agent": f"reconcile/{__version__}"}
@@ -281,7 +108,7 @@ class CustomerIOClient:
         segment = self.get_segment(segment_id)
         if segment.state != "finished":
             done = f"{segment.progress}% done" if segment.progress is not None else "progress unknown"
-            raise self._error(SegmentNotReady, (
+            raise self.error(SegmentNotReady, (
                 f"Customer.io segment {segment.id} (\"{segment.name}\") is still building (state \"{segment.state}\", "
                 f"{done}); its membership is not final yet: re-run once it is finished"))
         return segment
@@ -290,7 +117,7 @@ class CustomerIOClient:
         path = f"/v1/segments/{int(segment_id)}/customer_count"
         count = self._call("GET", path, segment_id=segment_id).get("count")
         if isinstance(count, bool) or not isinstance(count, int):
-            raise self._error(CustomerIOError, self._unreadable("GET", path, "no integer count"))
+            raise self.error(CustomerIOError, unreadable("GET", path, "no integer count"))
         return count
 
     def segment_membership(self, segment_id: int, *, page_size: int = MAX_PAGE_SIZE,
@@ -302,17 +129,17 @@ class CustomerIOClient:
         UNCONFIRMED). A token seen before, or more than ``max_pages`` pages, raises
         PaginationError: a loop would otherwise never end, and a cut-off list would be
         diffed as if it were complete. ``on_page(page, members_so_far)`` follows each page.
-        ``membership`` is the (empty) container to fill, e.g. a ``columnar.ColumnarMembership``.
+        ``membership`` is the (empty) container to fill; by default a new :class:`MemoryMembership`.
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         path = f"/v1/segments/{int(segment_id)}/membership"
-        membership = membership if membership is not None else Membership(segment_id=int(segment_id))
+        membership = membership if membership is not None else MemoryMembership(int(segment_id))
         given: dict[str, int] = {}          # token -> the page whose answer gave it
         token: str | None = None
         while True:
             if membership.pages >= self.max_pages:
-                raise self._error(PaginationError, self._page_cap_message(membership))
+                raise self.error(PaginationError, self._page_cap_message(membership))
             params = {"limit": page_size, **({"start": token} if token else {})}
             page = self._call("GET", path, params=params, segment_id=segment_id)
             self._read_page(membership, page, path)
@@ -329,7 +156,7 @@ class CustomerIOClient:
             return None
         token = str(token)
         if token in given:
-            raise self._error(PaginationError, (
+            raise self.error(PaginationError, (
                 f"Customer.io repeated a paging token of segment {membership.segment_id}'s membership (first given "
                 f"by page {given[token]}, again by page {membership.pages}); following it would loop or count "
                 "members twice, so the list was not used: re-run, and report it if it happens again"))
@@ -341,7 +168,7 @@ class CustomerIOClient:
         try:
             membership.add_page(page)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise self._error(CustomerIOError, self._unreadable(
+            raise self.error(CustomerIOError, unreadable(
                 "GET", path, f"page {membership.pages} has a shape this client cannot read ({exc})")) from None
 
     def _page_cap_message(self, membership: Membership) -> str:
@@ -376,6 +203,34 @@ class CustomerIOClient:
         body = self._call("GET", path, params={"id_type": id_type}, missing_ok=True)
         return list((body or {}).get("segments") or [])
 
+    # ------------------------------------------------------------------ exports (see .exports)
+
+    def create_export(self, segment_id: int) -> dict[str, Any]:
+        """Start a customers export of the segment; the export object (``id``, ``status``, ``total``)."""
+        path = "/v1/exports/customers"
+        body = self._call("POST", path, json={"filters": {"and": [{"segment": {"id": int(segment_id)}}]}},
+                          segment_id=segment_id)
+        return self._export(body, "POST", path)
+
+    def export(self, export_id: Any) -> dict[str, Any]:
+        """The export object as it is now (poll it until ``status`` is ``done`` or ``failed``)."""
+        path = f"/v1/exports/{export_id}"
+        return self._export(self._call("GET", path), "GET", path)
+
+    def export_download_url(self, export_id: Any) -> str:
+        """A fresh signed link to the export's file (it expires after about 15 minutes)."""
+        path = f"/v1/exports/{export_id}/download"
+        url = (self._call("GET", path) or {}).get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise self.error(CustomerIOError, unreadable("GET", path, "no download url"))
+        return url
+
+    def _export(self, body: Any, method: str, path: str) -> dict[str, Any]:
+        export = body.get("export") if isinstance(body, dict) else None
+        if not isinstance(export, dict) or export.get("id") is None:
+            raise self.error(CustomerIOError, unreadable(method, path, "no export object with an id"))
+        return export
+
     # ------------------------------------------------------------------ one call, retried
 
     def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
@@ -406,11 +261,11 @@ class CustomerIOClient:
         except requests.exceptions.ChunkedEncodingError:
             raise _Transient("the connection was closed in the middle of the answer") from None
         except requests.ConnectionError as exc:
-            raise _Transient(_connection_reason(exc, self.timeout)) from None
+            raise _Transient(connection_reason(exc, self.timeout)) from None
         except requests.exceptions.ContentDecodingError:
             raise _Transient("the answer could not be decoded") from None
         except requests.RequestException as exc:
-            raise self._error(CustomerIOError, (
+            raise self.error(CustomerIOError, (
                 f"could not send {method} {path} to {self.base_url} ({exc.__class__.__name__}): "
                 "check customerio.base_url")) from None
 
@@ -422,22 +277,22 @@ class CustomerIOClient:
         if status in REDIRECTS:
             raise self._redirect_error(response, where)
         if status in (401, 403):
-            raise self._error(AuthError, _auth_message(status, where))
+            raise self.error(AuthError, auth_message(status, where))
         if status == 404:
             if missing_ok:
                 return None
             if segment_id is not None:
-                raise self._error(SegmentNotFound, (
+                raise self.error(SegmentNotFound, (
                     f"Customer.io has no segment {segment_id} (404): check customerio_segment_id in the config"))
-            raise self._error(CustomerIOError, f"Customer.io answered 404 for {where}: check customerio.base_url")
+            raise self.error(CustomerIOError, f"Customer.io answered 404 for {where}: check customerio.base_url")
         if status == 429:
             raise _Transient(f"429 {response.reason} (over the per-second limit)", status=429,
                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
         if status >= 500 or status == 408:
-            raise _Transient(_server_error_reason(response))
-        raise self._error(CustomerIOError, (
+            raise _Transient(server_error_reason(response))
+        raise self.error(BadRequest, (
             f"Customer.io answered {status} {response.reason} for {where}: {error_detail(response)}; "
-            "fix the request or the workspace setting the detail names"))
+            "fix the request or the workspace setting the detail names"), status=status)
 
     def _json_object(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
         try:
@@ -445,7 +300,7 @@ class CustomerIOClient:
         except ValueError:
             raise _Transient(f"{response.status_code} with a body that is not valid JSON (cut short?)") from None
         if not isinstance(body, dict):
-            raise self._error(CustomerIOError, self._unreadable(method, path, "not a JSON object"))
+            raise self.error(CustomerIOError, unreadable(method, path, "not a JSON object"))
         return body
 
     def _redirect_error(self, response: requests.Response, where: str) -> CustomerIOError:
@@ -453,11 +308,11 @@ class CustomerIOClient:
         location = response.headers.get("Location", "")
         said = (response.text[:2000] + " " + location).lower()
         host = urlsplit(location).hostname or ""
-        if "wrong datacenter" in said or host in _other_region_hosts(self.base_url):
-            return self._error(WrongRegionError, (
+        if "wrong datacenter" in said or host in other_region_hosts(self.base_url):
+            return self.error(WrongRegionError, (
                 f"Customer.io answered {response.status_code} \"wrong datacenter\" for {where}: the workspace "
-                f"lives in the other region; {_switch_region_hint(self.base_url)}"))
-        return self._error(CustomerIOError, (
+                f"lives in the other region; {switch_region_hint(self.base_url)}"))
+        return self.error(CustomerIOError, (
             f"Customer.io answered {response.status_code} for {where}, redirecting to {host or 'another address'}; "
             "redirects are not followed because they would carry the API key to another host: "
             "check customerio.base_url and customerio.region"))
@@ -470,33 +325,29 @@ class CustomerIOClient:
             wait = self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** retry))
         log.warning("Customer.io %s %s: %s; retry %d of %d in %.2f s", method, path, last.reason,
                     retry + 1, self.max_retries, wait)
-        self._sleep(wait)
+        self.sleep(wait)
 
     def _exhausted(self, last: _Transient, method: str, path: str) -> CustomerIOError:
         attempts = self.max_retries + 1
         if last.status == 429:
-            return self._error(RateLimited, (
+            return self.error(RateLimited, (
                 f"Customer.io still answered 429 (over the per-second limit) to {method} {path} after {attempts} "
                 "attempts; another job may be using this workspace's API limit: lower "
                 "customerio.requests_per_second or re-run later"))
-        return self._error(APIUnavailable, (
+        return self.error(APIUnavailable, (
             f"Customer.io gave no usable answer to {method} {path} after {attempts} attempts (last: {last.reason}); "
             f"check that {self.base_url} is reachable and https://status.customer.io, then re-run"))
-
-    def _unreadable(self, method: str, path: str, what: str) -> str:
-        return (f"Customer.io's answer to {method} {path} cannot be read: {what}; the API may have changed: "
-                "please report it with this message")
 
     def _segment(self, data: Any, path: str) -> Segment:
         try:
             return Segment.from_api(data)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise self._error(CustomerIOError, self._unreadable(
+            raise self.error(CustomerIOError, unreadable(
                 "GET", path, f"a segment object without a usable id ({exc.__class__.__name__}: {exc})")) from None
 
-    def _error(self, kind: type[CustomerIOError], message: str) -> CustomerIOError:
+    def error(self, kind: type[CustomerIOError], message: str, **data: Any) -> CustomerIOError:
         """The exception to raise, its message on one line and scrubbed of the API key (servers may echo it)."""
-        return kind(" ".join(message.replace(self._key, "***").split()))
+        return kind(" ".join(message.replace(self._key, "***").split()), **data)
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -526,44 +377,4 @@ def _base_url(region: str, base_url: str | None) -> str:
     return REGION_BASES[region]
 
 
-def _other_region_hosts(base_url: str) -> set[str]:
-    return {urlsplit(url).hostname for url in REGION_BASES.values() if url != base_url}
-
-
-def _switch_region_hint(base_url: str) -> str:
-    if base_url == US_BASE:
-        return 'set customerio.region = "eu"'
-    if base_url == EU_BASE:
-        return 'set customerio.region = "us"'
-    return 'set customerio.region to the workspace\'s region ("us" or "eu") and check customerio.base_url'
-
-
-def _auth_message(status: int, where: str) -> str:
-    if status == 401:
-        return (f"Customer.io answered 401 Unauthorized for {where}: the App API key is wrong or belongs to a "
-                "workspace in the other region; check customerio.app_api_key and customerio.region")
-    return (f"Customer.io answered 403 Forbidden for {where}: the App API key lacks the scope for this call; "
-            "give it read access to segments and people in Customer.io, or use another App API key")
-
-
-def _server_error_reason(response: requests.Response) -> str:
-    try:
-        response.json()
-    except ValueError:
-        return f"{response.status_code} with a non-JSON body"
-    detail = error_detail(response)
-    said = f"{response.status_code} {response.reason}"
-    return said if detail.lower() == str(response.reason).lower() else f"{said}: {detail}"
-
-
-def _connection_reason(exc: requests.ConnectionError, timeout: float) -> str:
-    text = str(exc).lower()
-    if "timed out" in text:           # a timeout while reading the body surfaces as ConnectionError
-        return f"timed out after {timeout:g} s"
-    if "refused" in text:
-        return "the connection was refused"
-    return "the connection failed or was dropped"
-
-
-__all__ = ["US_BASE", "EU_BASE", "Segment", "Membership", "RateLimiter", "CustomerIOClient", "parse_retry_after",
-           "error_detail", "MAX_PAGE_SIZE", "LOOKUP_BATCH"]
+__all__ = ["CustomerIOClient", "MAX_PAGE_SIZE", "LOOKUP_BATCH", "ID_TYPES"]

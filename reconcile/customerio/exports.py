@@ -13,8 +13,11 @@ the file from that link. Per ``customerio-app-api.md`` §3:
   naming ``id``/``email``/``cio_id`` in any case; ``customer_id`` is read as ``id``), gzipped or
   not, JSON Lines, or a JSON array of objects. Other columns (requested attributes) are ignored.
 * **The file is never held whole.** It is spooled (to disk above 64 MiB) and CSV and JSON Lines
-  are read a batch at a time into whatever membership the caller gives: Arrow chunks, or with
-  ``diff = "database"`` the shop database's temporary table (a JSON document is read whole).
+  are read a batch at a time into whatever :class:`~.membership.Membership` the caller gives
+  (a JSON document is read whole).
+
+The HTTP calls are the client's (:meth:`~.client.CustomerIOClient.create_export` and its
+siblings); this module polls them, fetches the file and reads it.
 """
 
 from __future__ import annotations
@@ -32,86 +35,68 @@ import pyarrow.csv as pacsv
 import requests
 import urllib3
 
-from .columnar import MEMBER, ColumnarMembership, _clean
-from .errors import CustomerIOError
+from ..errors import CustomerIOError, ExportFailed
+from .membership import MEMBER, Membership, MemoryMembership, clean
 
 ALIASES = {"id": ("id", "customer_id"), "email": ("email", "email_address"), "cio_id": ("cio_id", "cioid")}
 FIRST_POLL, POLL_CAP = 1.0, 30.0
 
 
-class ExportFailed(CustomerIOError):
-    """Customer.io marked the export failed, or it never finished within the wait."""
-
-
 def export_membership(client, segment_id: int, *, max_wait: float = 3600.0,
-                      on_status: Callable[[dict], None] | None = None, membership=None):
+                      on_status: Callable[[dict], None] | None = None,
+                      membership: Membership | None = None) -> Membership:
     """Every member of the segment from one customers export (create, poll, download, parse),
-    into ``membership`` (anything with ``add_page`` and ``add_chunk``; by default a new
-    ColumnarMembership). The
-    file is read in batches from a spool on disk, so a staged membership never holds it whole."""
+    into ``membership`` (by default a new :class:`MemoryMembership`). The file is read in batches
+    from a spool on disk, so a membership in the database never holds it whole in Python."""
     segment_id = int(segment_id)
-    membership = membership if membership is not None else ColumnarMembership(segment_id)
-    body = client._call("POST", "/v1/exports/customers", json={"filters": {"and": [{"segment": {"id": segment_id}}]}},
-                        segment_id=segment_id)
-    export = _export(client, body, "POST /v1/exports/customers")
-    export = _wait(client, export, max_wait, on_status)
+    membership = membership if membership is not None else MemoryMembership(segment_id)
+    export = _wait(client, client.create_export(segment_id), max_wait, on_status)
     with _download(client, export["id"]) as file:
         try:
             read_export(file, membership)
         except (pa.ArrowException, ValueError, csv.Error, EOFError, OSError) as exc:   # gzip: EOFError, OSError
-            raise client._error(CustomerIOError, (
+            raise client.error(CustomerIOError, (
                 f"Customer.io's export {export['id']} of segment {segment_id} cannot be read "
                 f"({exc.__class__.__name__}): the file may be cut short or in a form this client does not know: "
                 "re-run, or use membership = \"pages\"")) from None
     membership.pages = 1
     total = export.get("total")
     if isinstance(total, int) and not isinstance(total, bool) and total and total != len(membership):
-        raise client._error(CustomerIOError, (
+        raise client.error(CustomerIOError, (
             f"Customer.io's export {export['id']} of segment {segment_id} says total {total:,} but its file holds "
             f"{len(membership):,} people; the file may be cut short: re-run, or use membership = \"pages\""))
     return membership
 
 
-def _export(client, body: Any, where: str) -> dict:
-    export = (body or {}).get("export") if isinstance(body, dict) else None
-    if not isinstance(export, dict) or export.get("id") is None:
-        raise client._error(CustomerIOError, client._unreadable(*where.split(" ", 1), "no export object with an id"))
-    return export
-
-
 def _wait(client, export: dict, max_wait: float, on_status) -> dict:
     """Poll until done; ExportFailed when failed or when ``max_wait`` seconds pass."""
     waited, pause = 0.0, FIRST_POLL
-    path = f"/v1/exports/{export['id']}"
     while True:
         status = str(export.get("status") or "").lower()
         if on_status is not None:
             on_status(export)
         if export.get("failed") is True or status == "failed":
-            raise client._error(ExportFailed, (
+            raise client.error(ExportFailed, (
                 f"Customer.io's export {export['id']} failed (status \"failed\"); it will never be downloadable: "
                 "re-run to start a new export, or set membership = \"pages\" for this segment"))
         if status == "done":
             return export
         if waited >= max_wait:
-            raise client._error(ExportFailed, (
+            raise client.error(ExportFailed, (
                 f"Customer.io's export {export['id']} was still \"{status or 'unknown'}\" after {waited:.0f} s; "
                 "re-run later, or set membership = \"pages\" for this segment"))
-        client._sleep(pause)
+        client.sleep(pause)
         waited += pause
         pause = min(POLL_CAP, pause * 2)
-        export = _export(client, client._call("GET", path), f"GET {path}")
+        export = client.export(export["id"])
 
 
 def _download(client, export_id: Any) -> IO[bytes]:
     """The file from a fresh signed link, spooled (to disk above 64 MiB) and rewound; an expired
     or refused link is asked for once more. The caller closes it."""
-    path = f"/v1/exports/{export_id}/download"
     last = ""
     for attempt in range(2):
-        url = (client._call("GET", path) or {}).get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise client._error(CustomerIOError, client._unreadable("GET", path, "no download url"))
+        url = client.export_download_url(export_id)
         try:
             # A bare request: no session (so no Authorization header), no redirects followed.
             response = requests.get(url, timeout=client.timeout, stream=True, allow_redirects=False,
@@ -132,29 +117,30 @@ def _download(client, export_id: Any) -> IO[bytes]:
                 return spool
             last = f"the download link answered {response.status_code}" + (
                 " (expired)" if response.status_code in (400, 403) else "")
-    raise client._error(CustomerIOError, (
+    raise client.error(CustomerIOError, (
         f"Customer.io's export {export_id} could not be downloaded: {last}, twice, with a fresh link each time; "
         "re-run, and check that this machine may reach the export's storage host"))
 
 
 # ---------------------------------------------------------------------- the file
 
-# CSV read this many bytes at a time: on a 10M-member file, 16 MiB blocks peaked at 570 MiB RSS, 1 MiB
-# blocks at 128 MiB, in the same time
+# CSV read this many bytes at a time: Arrow's reader holds a few blocks at once, so small blocks
+# keep a big file's peak memory low at no cost in time (benchmarks/bench_scale.py --membership export)
 BATCH_BYTES = 1 << 20
 JSON_LINES = 100_000       # JSON Lines rows per chunk
 
 
-def parse_export(data: bytes, segment_id: int = 0) -> ColumnarMembership:
+def parse_export(data: bytes, segment_id: int = 0) -> MemoryMembership:
     """Members from an export file's bytes in any of the plausible forms (see the module docstring)."""
-    membership = ColumnarMembership(segment_id)
+    membership = MemoryMembership(segment_id)
     read_export(io.BytesIO(data), membership)
     return membership
 
 
-def read_export(file: IO[bytes], membership, *, csv_bytes: int = BATCH_BYTES, json_lines: int = JSON_LINES) -> None:
+def read_export(file: IO[bytes], membership: Membership, *, csv_bytes: int = BATCH_BYTES,
+                json_lines: int = JSON_LINES) -> None:
     """An export file (gzipped or not; a Content-Encoding gzip is the same bytes) into
-    ``membership`` (``add_chunk``, ``add_page``), in batches: CSV (``csv_bytes`` at a time) and JSON Lines
+    ``membership``, in batches: CSV (``csv_bytes`` at a time) and JSON Lines
     (``json_lines`` rows at a time) stream, a JSON document is read whole."""
     for _ in range(2):                         # a gzipped file sent gzip-encoded is gzipped twice
         magic = file.read(2)
@@ -255,17 +241,7 @@ def _csv_chunks(file: IO[bytes], header: bytes, membership, batch_bytes: int) ->
     for batch in reader:
         columns = [batch.column(picked[field]) if field in picked else pa.nulls(batch.num_rows, pa.string())
                    for field in ("id", "email", "cio_id")]
-        membership.add_chunk(_clean(pa.StructArray.from_arrays(columns, fields=list(MEMBER))))
+        membership.add_chunk(clean(pa.StructArray.from_arrays(columns, fields=list(MEMBER))))
 
 
-def wants_export(config, segment, client) -> bool:
-    """Whether this segment's membership comes from an export (``membership`` and ``export_above``)."""
-    mode = config.membership_for(segment) if hasattr(config, "membership_for") else "pages"
-    if mode == "export":
-        return True
-    if mode == "auto":
-        return client.segment_count(segment.customerio_segment_id) > config.customerio.export_above
-    return False
-
-
-__all__ = ["export_membership", "parse_export", "read_export", "wants_export", "ExportFailed"]
+__all__ = ["export_membership", "parse_export", "read_export"]

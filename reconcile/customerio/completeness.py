@@ -15,13 +15,14 @@ changes the numbers and can turn a failing segment into a passing one. So:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from .errors import PaginationError
+from ..errors import PaginationError
+from .membership import Membership
 
 
-def confirm_count(segment_id: int, membership: Any, reported: int,
-                  read_again: Callable[[], tuple[Any, int]]) -> tuple[Any, int, str | None]:
+def confirm_count(segment_id: int, membership: Membership, reported: int,
+                  read_again: Callable[[], tuple[Membership, int]]) -> tuple[Membership, int, str | None]:
     """``(membership, count, warning or None)`` once list and count agree; PaginationError if they never do."""
     if reported == len(membership):
         return membership, reported, None

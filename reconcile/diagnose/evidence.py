@@ -3,7 +3,7 @@
 Customer.io stores every attribute as a string; timestamps are unix seconds (section 6 of
 ``customerio-app-api.md``). The shop hands back whatever its driver returns: ``datetime``
 (PostgreSQL), an ISO string (SQLite through ``text()``), 0/1 for booleans (SQLite, MariaDB).
-:func:`compare` reads both into the same kind of value and says how they differ, if they do:
+:func:`compare_attribute` reads both into the same kind of value and says how they differ, if they do:
 
 * ``consent``  (the column's name contains ``consent``): booleans; ``withdrawn`` when Customer.io
   says yes and the shop says no (someone could be messaged without consent), ``not_granted``
@@ -122,7 +122,7 @@ def utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def compare(column: str, attribute: str, shop: Any, customerio: Any) -> Finding | None:
+def compare_attribute(column: str, attribute: str, shop: Any, customerio: Any) -> Finding | None:
     """How the shop's value and Customer.io's differ for one mapped attribute; None when they agree."""
     if missing(shop) and missing(customerio):
         return None
@@ -178,4 +178,4 @@ def _number(value: Any) -> float | None:
         return None
 
 
-__all__ = ["Finding", "compare", "epoch", "as_bool", "span", "shown", "is_timestamp", "missing"]
+__all__ = ["Finding", "compare_attribute", "epoch", "as_bool", "span", "shown", "is_timestamp", "missing"]

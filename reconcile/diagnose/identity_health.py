@@ -15,10 +15,10 @@ A person is named by their ``cio_id``, else ``"id:" + id``, else ``"email:" + em
 export file may carry no cio_id); a member with none of the three (an ``ids``-only page's ``""``)
 cannot be told from another and is :data:`UNIDENTIFIED`, one person however many there are.
 
-Rows without a key in the truth are counted by :mod:`reconcile.truth` (``truth_rows_without_key``).
+Rows without a key in the truth are counted by :mod:`reconcile.shop.truth` (``truth_rows_without_key``).
 
-Everything runs on Arrow columns (the membership's, :mod:`reconcile.columnar`): a segment of
-millions costs no Python object per member, only per person a measure names.
+Everything runs on Arrow columns (the membership's ``table()``): a segment of millions costs no
+Python object per member, only per person a measure names.
 """
 
 from __future__ import annotations
@@ -30,21 +30,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columnar import ASCII_BLANKS, index_keys, membership_table, normalize_keys, normalize_series
+from ..customerio.membership import Membership
+from ..identity import ASCII_BLANKS, index_keys, normalize_keys, normalize_series
 
 MEASURES = ("duplicate_emails", "idless_profiles", "case_or_blank_ids", "conflicting_identity")
 UNIDENTIFIED = "unidentified"   # the label of a member with no cio_id, id or email
 STEP = 65_536         # truth rows normalised at a time (each step's intermediates are freed before the next)
 
 
-def members_columns(membership) -> pa.Table:
+def members_columns(membership: Membership) -> pa.Table:
     """The members as Arrow columns: ``id`` and ``cio_id`` as the membership holds them, ``email``
     normalised (:func:`reconcile.identity.normalize_email`; null where there is none).
 
     Columns stay in the membership's chunks (one per page), normalised chunk by chunk: no copy of
     a whole column is made on the way.
     """
-    table = membership_table(membership)
+    table = membership.table()
     emails = pa.chunked_array([normalize_keys(chunk, "email") for chunk in table.column("email").chunks], pa.string())
     return table.set_column(table.schema.get_field_index("email"), "email", emails)
 

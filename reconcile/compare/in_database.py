@@ -1,22 +1,21 @@
 """The diff pushed into the shop database: ``diff = "database"``.
 
 Customer.io's members are staged into a TEMPORARY table on the same connection as the truth
-query, page by page as the API returns them (:class:`StagedMembership`), and the missing/extra
-people are found there with anti-joins: neither side is held in Python, only the differing
-people and a few counts.
+query, page by page as the API returns them (:class:`DatabaseMembership`, a
+:class:`~reconcile.customerio.membership.Membership`), and the missing/extra people are found
+there with joins: neither side is held in Python, only the differing people and a few counts.
 
 Why it looks like this:
 
-* **No write access beyond temporary tables.** PostgreSQL refuses ``CREATE TEMP TABLE`` inside
-  a read-only transaction (checked: "cannot execute CREATE TABLE in a read-only transaction"),
-  so the temporary table is created and filled in short transactions that touch nothing else
-  (one per page: COPY on PostgreSQL, ``executemany`` in batches elsewhere), committed, and the
+* **No write access beyond temporary tables.** The temporary table is created and filled
+  through :func:`reconcile.shop.database.own_statements`, in short transactions that touch
+  nothing else (one per page: COPY on PostgreSQL, ``executemany`` in batches elsewhere), and the
   truth SQL then runs exactly as in memory: in a read-only, time-limited transaction that is
   rolled back. Grants: PostgreSQL ``GRANT TEMPORARY ON DATABASE shop TO shop_ro``; MySQL and
   MariaDB ``GRANT CREATE TEMPORARY TABLES ON shop.* TO shop_ro``. The table lives only as long
   as the connection.
 * **The same counting rules.** The Customer.io side is normalised in Python
-  (:func:`reconcile.columnar.normalize_keys`, exact) before it is staged, with its position in
+  (:func:`reconcile.identity.normalize_keys`, exact) before it is staged, with its position in
   the API's order, so surplus profiles and keyless members are decided as in memory. The truth
   side is normalised by the database: ``CAST(key AS text)``, an id that is only blanks has no
   key, an email is trimmed and lower-cased. That equals Python's rules for integer and text
@@ -32,7 +31,7 @@ import logging
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -40,26 +39,29 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 
-from .columnar import MEMBER, members_table, membership_table, normalize_keys, page_chunk, string_index
-from .config import SegmentConfig
-from .diff import SegmentDiff, _truth_rows
-from .errors import DatabaseError, first_line
-from .truth import TruthSet, Window, bound_statement, truth_errors
+from ..config import SegmentConfig
+from ..customerio.membership import MEMBER, Membership, members_table, read_page
+from ..errors import DatabaseError, first_line
+from ..identity import ASCII_BLANKS, normalize_keys, string_index
+from ..shop.database import Window, bind_window, own_statements
+from ..shop.truth import TruthSet, truth_errors
+from .diff import SegmentDiff, truth_rows
 
 log = logging.getLogger(__name__)
 
 BATCH = 20_000
-BLANKS = (32, 9, 10, 11, 12, 13, 28, 29, 30, 31)   # what str.strip() removes among ASCII characters
+BLANKS = tuple(map(ord, ASCII_BLANKS))   # what str.strip() removes among ASCII characters
 
 
-def pushdown_diff(engine, segment: SegmentConfig, key: str, as_of: datetime, membership) -> tuple[TruthSet, SegmentDiff]:
+def diff_in_database(engine, segment: SegmentConfig, key: str, as_of: datetime, membership: Membership
+                     ) -> tuple[TruthSet, SegmentDiff]:
     """``(truth, diff)`` computed in the database; ``truth.people`` holds only the missing people.
 
-    ``membership`` is a :class:`StagedMembership` (the pages went straight into the database) or
-    any other membership (an export, a list), staged here at once and dropped afterwards."""
+    ``membership`` is a :class:`DatabaseMembership` (the pages went straight into the database) or
+    any other membership, staged here at once and dropped afterwards."""
     started = time.perf_counter()
-    given = isinstance(membership, StagedMembership)
-    staged = membership if given else StagedMembership.of(engine, segment, key, membership)
+    given = isinstance(membership, DatabaseMembership)
+    staged = membership if given else DatabaseMembership.of(engine, segment, key, membership)
     try:
         with truth_errors(segment, engine):
             staged.prepare()
@@ -74,7 +76,7 @@ def pushdown_diff(engine, segment: SegmentConfig, key: str, as_of: datetime, mem
 # ---------------------------------------------------------------------- staging
 
 
-class StagedMembership:
+class DatabaseMembership:
     """A segment's members in a TEMPORARY table of the shop database, written page by page as the
     API returns them: with ``diff = "database"`` only counts stay in Python, so the diff's memory
     does not grow with the segment.
@@ -103,11 +105,11 @@ class StagedMembership:
             raise
 
     @classmethod
-    def of(cls, engine, segment: SegmentConfig, key: str, membership) -> "StagedMembership":
+    def of(cls, engine, segment: SegmentConfig, key: str, membership: Membership) -> "DatabaseMembership":
         """Any membership staged at once."""
         staged = cls(engine, segment, key)
         try:
-            staged.add(membership_table(membership))
+            staged.add(membership.table())
         except BaseException:
             staged.close()
             raise
@@ -118,16 +120,16 @@ class StagedMembership:
         return self._count
 
     def add_page(self, page: dict[str, Any]) -> None:
-        """One membership page, read as ``Membership.add_page`` reads it, into the table."""
-        self.add_chunk(page_chunk(page, self.segment_id))
+        """One membership page (:func:`~reconcile.customerio.membership.read_page`) into the table."""
+        self.add_chunk(read_page(page))
 
     def add_chunk(self, chunk: pa.StructArray) -> None:
-        """Members already read (:data:`reconcile.columnar.MEMBER`), e.g. a batch of an export file."""
+        """Members already read (:data:`~reconcile.customerio.membership.MEMBER`), e.g. a batch of an export file."""
         self.add(pa.table({name: chunk.field(name) for name in ("id", "email", "cio_id")}))
 
     def add(self, members: pa.Table) -> None:
         """Members (``id``, ``email``, ``cio_id``) appended in the API's order, with their
-        normalised key (:func:`reconcile.columnar.normalize_keys`: exact, so surplus profiles and
+        normalised key (:func:`reconcile.identity.normalize_keys`: exact, so surplus profiles and
         keyless members are decided as in memory) and their position."""
         keys = normalize_keys(members.column(self.key), self.key)
         rows = pa.table({"pos": pa.array(np.arange(self._count, self._count + len(keys), dtype=np.int64)), "k": keys,
@@ -152,7 +154,7 @@ class StagedMembership:
                           f"CREATE INDEX {name}_k ON {name} (k)", f"CREATE UNIQUE INDEX {name}_dk ON {name}_d (k)"]
         if self.dialect in ("mysql", "mariadb"):
             # the truth SQL as a derived table is then run once, as written, not merged into the
-            # anti-join (merged, one demo segment's plan took 24 s instead of 0.05 s)
+            # anti-join, whose merged plans MariaDB can make orders of magnitude slower
             statements.append("SET SESSION optimizer_switch = 'derived_merge=off'")
         self._own(*statements)
 
@@ -170,42 +172,27 @@ class StagedMembership:
 
     def close(self) -> None:
         """Close the connection for good (invalidated, so that no pool keeps it): the temporary
-        tables go with it. Never raises: the comparison is done by then."""
+        tables go with it. Never raises: the comparison is done by then; a second call does nothing."""
+        if self.connection.closed:
+            return
         try:
             self.connection.invalidate()
             self.connection.close()
         except Exception as exc:
             log.warning("could not close the connection of %s (%s)", self.name, exc.__class__.__name__)
 
-    def _own(self, *work) -> None:
-        """Statements (or functions of a cursor) on the driver connection, committed at once.
-
-        The driver connection is used directly, with no SQLAlchemy transaction on it, so the
-        engine's read-only guard applies to the truth query only. Every statement here is
-        reconcile's own, on its own tables."""
-        raw = self.connection.connection.dbapi_connection
-        cursor = raw.cursor()
-        # SQLite's guard (query_only) stays on once a transaction has begun on the connection
-        guarded = self.dialect == "sqlite" and cursor.execute("PRAGMA query_only").fetchone()[0]
+    def _own(self, *work: str | Callable[[Any], None]) -> None:
+        """Statements (or functions of a cursor) of reconcile's own, on its own tables, committed
+        at once (:func:`~reconcile.shop.database.own_statements`)."""
         try:
-            if guarded:
-                cursor.execute("PRAGMA query_only = OFF")
-            for step in work:
-                step(cursor) if callable(step) else cursor.execute(step)
-            raw.commit()
+            with own_statements(self.connection) as cursor:
+                for step in work:
+                    step(cursor) if callable(step) else cursor.execute(step)
         except self._dbapi_error as exc:
-            raw.rollback()
             raise DatabaseError(
                 f"segment {self.segment.name}: diff = \"database\" could not write Customer.io's members into a "
                 f"temporary table ({first_line(exc)}); grant the TEMPORARY privilege (see README) or set diff = \"memory\""
             ) from None
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            if guarded:
-                cursor.execute("PRAGMA query_only = ON")
-            cursor.close()
 
 
 def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
@@ -250,12 +237,12 @@ def _normalised(dialect: str, key: str) -> str:
 # The truth's keys are normalised by the database (:func:`_normalised`).
 
 
-def _compare_postgresql(run, table: str, truth_rows: str):
+def _compare_postgresql(run, table: str, keyed: str):
     """The truth's keys read once into a temporary table (allowed in a read-only transaction), and
     one full join of both sides' distinct keys that counts and writes down the missing and extra
     keys; the rows are then fetched by those few keys. (Three anti-joins of the whole sides took
     twice as long at 10M; a correlated NOT EXISTS on the truth query took minutes at 1M.)"""
-    run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {truth_rows}")
+    run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {keyed}")
     run(f"ANALYZE {table}_t")                  # allowed read-only: it writes statistics only
     counts = run(
         f"WITH g AS (SELECT k, COUNT(*) AS n FROM {table}_t GROUP BY k), "
@@ -268,15 +255,15 @@ def _compare_postgresql(run, table: str, truth_rows: str):
     run(f"ANALYZE {table}_m, {table}_x")
     extra = [tuple(row) for row in run(f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c "
                                        f"WHERE c.k IS NULL OR c.k IN (SELECT k FROM {table}_x) ORDER BY c.pos")]
-    missing = run(f"SELECT tr.* FROM {truth_rows} JOIN {table}_m m ON m.k = tr.reconcile_key")
+    missing = run(f"SELECT tr.* FROM {keyed} JOIN {table}_m m ON m.k = tr.reconcile_key")
     return counts, missing, extra     # (the missing rows last: the caller reads them)
 
 
-def _compare_joined(run, table: str, truth_rows: str):
+def _compare_joined(run, table: str, keyed: str):
     """The truth query as a derived table in each statement, anti-joined to the distinct
     Customer.io keys: SQLite's query_only forbids writing its keys down, and MariaDB's INSERT ...
     SELECT planned the demo's EXISTS segment 200 times slower than the same SELECT."""
-    truth_keys = f"(SELECT tr.reconcile_key AS k FROM {truth_rows})"
+    truth_keys = f"(SELECT tr.reconcile_key AS k FROM {keyed})"
     # grouped: a hash, not the sort COUNT(DISTINCT) makes
     counts = run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k) "
                  f"FROM (SELECT t.k, COUNT(*) AS n FROM {truth_keys} t GROUP BY t.k) g "
@@ -286,26 +273,25 @@ def _compare_joined(run, table: str, truth_rows: str):
         f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
         f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
     distinct = run(f"SELECT COUNT(*) FROM {table}_d").scalar()
-    missing = run(f"SELECT tr.* FROM {truth_rows} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
+    missing = run(f"SELECT tr.* FROM {keyed} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
                   f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
     return (*counts, distinct), missing, extra     # (the missing rows last: the caller reads them)
 
 
-def _compare(staged: StagedMembership, segment: SegmentConfig, key: str, as_of: datetime
+def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of: datetime
              ) -> tuple[TruthSet, SegmentDiff]:
     conn, dialect, table = staged.connection, staged.dialect, staged.name
-    naive = dialect != "postgresql"
     window = Window.ending(as_of, segment.window_days)
     sql = segment.sql.strip().rstrip(";").strip()
-    bound_statement(sql, naive)                         # the parameter check, as in memory
-    truth_rows = f"(SELECT {_normalised(dialect, key)} AS reconcile_key, t.* FROM ({sql}) t) tr"
+    bind_window(sql, dialect, window)                   # the parameter check, as in memory
+    keyed = f"(SELECT {_normalised(dialect, key)} AS reconcile_key, t.* FROM ({sql}) t) tr"
 
     def run(query: str):
-        return conn.execute(bound_statement(query, naive), window.parameters(naive))
+        return conn.execute(*bind_window(query, dialect, window))
 
     with conn.begin() as transaction:       # the engine's guard: read-only, time-limited
         compare = _compare_postgresql if dialect == "postgresql" else _compare_joined
-        counts, missing_result, extra_rows = compare(run, table, truth_rows)
+        counts, missing_result, extra_rows = compare(run, table, keyed)
         missing_columns = list(missing_result.keys())
         missing_rows = [tuple(row) for row in missing_result]
         transaction.rollback()
@@ -335,9 +321,9 @@ def _compare(staged: StagedMembership, segment: SegmentConfig, key: str, as_of: 
                                dtype=object)
     extra_frame = extra_frame.astype(object).where(extra_frame.notna(), None)
     diff = SegmentDiff(truth_count=truth_count, customerio_count=distinct + keyless, customerio_profiles=len(staged),
-                       matched=matched, missing=_truth_rows(people, key), extra=extra_frame,
+                       matched=matched, missing=truth_rows(people, key), extra=extra_frame,
                        duplicate_profiles=len(staged) - keyless - distinct, keyless_profiles=keyless)
     return truth, diff
 
 
-__all__ = ["pushdown_diff", "StagedMembership"]
+__all__ = ["diff_in_database", "DatabaseMembership"]

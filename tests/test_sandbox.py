@@ -415,6 +415,24 @@ def test_the_module_serves_a_workspace_file_until_ctrl_c(tmp_path):
             process.wait()
 
 
+def test_reconcile_sandbox_started_as_a_background_job_stops_on_ctrl_c(tmp_path):
+    """``reconcile sandbox`` blocks in the same serve() as the module. A shell starts a background
+    job with SIGINT ignored; Ctrl-C (``kill -INT``) must stop it all the same."""
+    Workspace.from_dict(data()).save(tmp_path / "ws.json")
+    process = subprocess.Popen([sys.executable, "-m", "reconcile", "sandbox", "--workspace", str(tmp_path / "ws.json"),
+                                "--port", "0"], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        url = process.stdout.readline().split(" at ")[1].strip()
+        listed = requests.get(url + "/v1/segments", headers={"Authorization": "Bearer sandbox-key"}, timeout=5)
+        process.send_signal(signal.SIGINT)
+        stopped = process.wait(timeout=10)
+    finally:
+        process.kill()     # a no-op once it has stopped
+        process.wait()
+    assert listed.status_code == 200 and stopped == 0
+
+
 def test_the_module_reports_an_unreadable_workspace(tmp_path):
     from reconcile.sandbox.__main__ import main
 

@@ -21,7 +21,7 @@ from ..config import Config, EmailConfig, HistoryConfig, parse_config
 from ..history import History
 from ..report import write_outputs
 from ..results import RunResult
-from ..sandbox import Sandbox, Workspace
+from ..sandbox import Sandbox, Workspace, serve
 from . import build_demo
 
 DEMO_CONFIG = "config.toml"
@@ -73,8 +73,10 @@ def serve_sandbox(*, workspace_path: Path | None, port: int, data_dir: Path, see
         demo = build_demo(f"sqlite:///{shop.resolve()}", as_of=datetime.now(timezone.utc), seed=seed)
         workspace, api_key = Workspace.from_dict(demo.workspace), demo.api_key
         shop_note = f"demo shop: {shop}\n"
-    with Sandbox(workspace, api_key=api_key, port=port) as sandbox:
+
+    def banner(sandbox: Sandbox) -> None:
         print(f"sandbox Customer.io App API at {sandbox.url}\n{shop_note}api key: {api_key}\n"
               "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
-        sandbox.serve_until_interrupted()
+
+    serve(workspace, api_key=api_key, port=port, on_ready=banner)
     return 0

@@ -7,11 +7,19 @@ exercised through HTTP (paging, limits, errors, retries), not through mocks of i
         sandbox.inject("status", status=503, path=r"/membership$")
         CustomerIOClient(api_key="k", base_url=sandbox.url).segment_membership(12)
 
-:mod:`.workspace` holds the data, :mod:`.server` the HTTP side and the faults.
+Where the real API is UNCONFIRMED (how the last page ends, whether ``Retry-After`` is sent) the
+sandbox is configurable and the tests cover each form. It imports nothing from the rest of
+``reconcile``: a stand-in that shared the code under test could agree with its bugs.
+
+:mod:`.workspace` holds the data, :mod:`.api` what the endpoints answer (with
+:mod:`.exports`), :mod:`.faults` the bad days a test plans, :mod:`.server` the HTTP side and
+:func:`serve`, the loop both command lines block in.
 """
 
-from .server import FAULT_KINDS, Fault, FaultPlan, PageTokens, RequestRecord, Sandbox
+from .api import PageTokens
+from .faults import FAULT_KINDS, Fault, FaultPlan
+from .server import RequestRecord, Sandbox, serve
 from .workspace import Person, SegmentData, Workspace
 
 __all__ = ["Sandbox", "FaultPlan", "Fault", "RequestRecord", "PageTokens", "FAULT_KINDS",
-           "Workspace", "Person", "SegmentData"]
+           "Workspace", "Person", "SegmentData", "serve"]

@@ -1,6 +1,7 @@
 """``python -m reconcile.sandbox --workspace FILE.json``: serve one workspace until Ctrl-C.
 
-Kept to one small :func:`main` so that the project's command line can call the same function.
+The serving loop is :func:`~reconcile.sandbox.serve`, shared with ``reconcile sandbox``; this
+module only reads its arguments and prints its own banner.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .server import Sandbox
+from .server import Sandbox, serve
 from .workspace import Workspace
 
 
@@ -32,10 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: cannot read workspace {args.workspace}: {exc}", file=sys.stderr)
         return 2
-    with Sandbox(workspace, api_key=args.api_key, host=args.host, port=args.port) as sandbox:
+
+    def banner(sandbox: Sandbox) -> None:
         print(f"sandbox Customer.io App API at {sandbox.url} ({len(workspace):,} people, "
               f"{len(workspace.segments)} segments); Ctrl-C stops it", flush=True)
-        sandbox.serve_until_interrupted()
+
+    serve(workspace, api_key=args.api_key, host=args.host, port=args.port, on_ready=banner)
     return 0
 
 

@@ -5,7 +5,7 @@ raises :class:`~reconcile.errors.DeliveryError` with one line that says where th
 why the message did not go (never the password), and the CLI exits 4.
 
 The body is the report rendered for email clients: CSS inlined, read at 600 px, at most
-:data:`~reconcile.report.EMAIL_BODY_LIMIT` bytes (Gmail clips longer bodies), examples trimmed
+:data:`~reconcile.report.html.EMAIL_BODY_LIMIT` bytes (Gmail clips longer bodies), examples trimmed
 to fit with a note saying so. Attachments above :data:`COMPRESS_ABOVE` bytes are gzipped;
 attachments that would still make the message too large are left out, and the body says so.
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from .config import EmailConfig
 from .errors import DeliveryError
-from .report import body_size, render_email_body, render_html
+from .report.html import body_size, render_email_body, render_html
+from .report.summary import format_percent, verdict_line
 from .results import RunResult, Status
-from .summary import format_percent, verdict_line
 
 COMPRESS_ABOVE = 1_000_000          # bytes: larger attachments travel gzipped
 ATTACHMENTS_LIMIT = 15_000_000      # bytes: most mail servers refuse messages above 20-25 MB

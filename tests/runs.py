@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from reconcile.results import DISCREPANCY_COLUMNS, RunResult, SegmentResult, Status
+from reconcile.results import DISCREPANCY_COLUMNS, RunResult, SegmentResult, Status, worst
 
 HOSTILE_TITLE = "Cart <script>alert(1)</script> abandoners & co"
 LONG_WORD = "x" * 140
@@ -67,6 +67,12 @@ def make_segment(spec: Spec) -> SegmentResult:
     result.mismatch_rate = (spec.missing + spec.extra) / spec.truth if spec.truth else None
     result.status = Status.PASS if result.mismatch_rate is not None and result.mismatch_rate <= spec.tolerance else Status.FAIL
     result.discrepancies = person_rows(spec)
+    if spec.causes:   # as the diagnosis sums up its people: a count and the worst severity per cause
+        frame = result.discrepancies
+        result.causes = {}
+        for cause, rows in frame.groupby("cause", sort=False):
+            result.causes[cause] = {"count": len(rows), "severity": worst(rows["severity"])}
+        result.worst_severity = worst(entry["severity"] for entry in result.causes.values())
     result.duplicate_profiles, result.keyless_profiles, result.truth_rows_without_key = 2, spec.extra // 3, 0
     return result
 

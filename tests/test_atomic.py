@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import reconcile.report
+import reconcile.report.files
 from reconcile.cli import main
-from reconcile.history import History, history_key
+from reconcile.report.history import History, history_key
 
 from stage import fast_retries, sandbox, stage, write_config  # noqa: F401 (fixtures)
 
@@ -24,12 +24,12 @@ pytestmark = pytest.mark.usefixtures("fast_retries")
 
 KILLED_WHILE_WRITING = """
 import os, signal, sys
-import reconcile.report
+import reconcile.report.files
 
 def killed(*args, **kwargs):   # results.json and discrepancies.csv are written by now
     os.kill(os.getpid(), signal.SIGKILL)
 
-reconcile.report.render_html = killed
+reconcile.report.files.render_html = killed
 from reconcile.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -60,7 +60,7 @@ def test_an_exception_while_writing_leaves_no_folder(project, monkeypatch):
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(reconcile.report, "render_html", broken)
+    monkeypatch.setattr(reconcile.report.files, "render_html", broken)
     with pytest.raises(OSError):
         main(["run", "--config", str(config), "--out", str(reports / "second"), "--quiet"])
     assert sorted(p.name for p in reports.iterdir()) == ["first"]           # no partial folder either
@@ -72,7 +72,7 @@ def test_ctrl_c_while_writing_exits_130_and_leaves_no_folder(project, monkeypatc
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(reconcile.report, "render_html", interrupted)
+    monkeypatch.setattr(reconcile.report.files, "render_html", interrupted)
     assert main(["run", "--config", str(config), "--out", str(reports / "second"), "--quiet"]) == 130
     assert capsys.readouterr().err == "reconcile: interrupted; no report was written for the unfinished run\n"
     assert sorted(p.name for p in reports.iterdir()) == ["first"]
@@ -85,7 +85,7 @@ def test_a_process_killed_while_writing_leaves_only_a_hidden_partial_folder(proj
     script.write_text(KILLED_WHILE_WRITING)
     done = subprocess.run([sys.executable, str(script), "run", "--config", str(config),
                            "--out", str(reports / "second")], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(Path(reconcile.report.__file__).parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(reconcile.report.files.__file__).parents[2])})
     assert done.returncode == -signal.SIGKILL
     leftovers = [p for p in reports.iterdir() if p.name != "first"]
     assert [p.name.startswith(".second.partial-") for p in leftovers] == [True]   # hidden, named as unfinished

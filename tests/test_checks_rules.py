@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from reconcile.checks.flatten import Flattener
 from reconcile.checks.model import CRITICAL, PEOPLE, WARNING, Expectation, Suite
 from reconcile.results import CheckResult, Status
-from reconcile.checks.model import summary_lines
+from reconcile.cli.screens import check_lines
 from reconcile.checks.rules import RuleContext, run_rule, timestamp_units
 from reconcile.checks.runner import run_checks
 from reconcile.config import ChecksConfig, DatabaseConfig
@@ -176,7 +176,7 @@ def test_a_failed_critical_check_fails_the_run_and_an_unreadable_source_errors_i
     assert run.to_dict()["checks"][1]["status"] == Status.FAIL
     run.checks.append(CheckResult(suite="s", expectation="e", error="unreadable", message="unreadable"))
     assert run.status == "error"
-    lines = summary_lines(run.checks)
+    lines = check_lines(run.checks)
     assert lines[0] == ("data quality: 1 critical data-quality check failed, 1 could not be run (source unreadable), "
                         "1 warning (3 expectations)")
     assert lines[1].startswith("  ERROR s: e: unreadable")

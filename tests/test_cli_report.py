@@ -16,7 +16,7 @@ import pytest
 from reconcile.checks import SHIPPED_SUITES
 from reconcile.cli import main
 from reconcile.demo import build_demo
-from reconcile.history import History, history_key
+from reconcile.report.history import History, history_key
 from reconcile.report import EMAIL_BODY_LIMIT, body_size
 from reconcile.sandbox import Sandbox, Workspace
 
@@ -184,7 +184,7 @@ def test_progress_on_a_real_run(shop, tmp_path):
 
     from reconcile.audit import run_audit
     from reconcile.config import load_config
-    from reconcile.terminal import progress_display
+    from reconcile.cli.screens import progress_display
 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=150, color_system=None)

@@ -9,7 +9,7 @@ import pytest
 from reconcile.config import EmailConfig
 from reconcile.deliver import COMPRESS_ABOVE, send_report
 from reconcile.errors import DeliveryError
-from reconcile.history import History
+from reconcile.report.history import History
 from reconcile.report import EMAIL_BODY_LIMIT, write_outputs
 
 from runs import Spec, make_run, standard_specs, weekly

@@ -317,12 +317,8 @@ def test_diagnosis_can_be_turned_off(sqlite_url):
 
 
 def test_the_terminal_summary_shows_causes_and_the_worst_problem(demo_run):
-    import io
-
-    from reconcile.cli import print_summary
+    from reconcile.cli.screens import summary
     _, run, _, _, _ = demo_run
-    stream = io.StringIO()
-    print_summary(run, None, stream)
-    lines = stream.getvalue().splitlines()
+    lines = summary(run, None).splitlines()
     assert "causes: consent_mismatch 2 (critical), timestamp_unit 9 (medium)" in lines[2]
     assert lines[-2] == "worst problem: critical: consent_mismatch" and lines[-1].startswith("FAIL: 5 failed")

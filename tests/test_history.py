@@ -14,9 +14,9 @@ import json
 import pytest
 
 from reconcile.config import HistoryConfig
-from reconcile.history import History, history_key
+from reconcile.report.history import History, history_key
 from reconcile.report import write_outputs
-from reconcile.terminal import history_table
+from reconcile.cli.screens import history_table
 
 from runs import make_run, standard_specs, weekly
 
@@ -54,7 +54,8 @@ def test_new_causes_are_marked_only_when_the_previous_run_was_diagnosed(tmp_path
     assert "new since last run" not in (folder1 / "report.html").read_text()
     # the previous run recorded per-cause counts without window_edge: it is new now
     data = json.loads((folder1 / "results.json").read_text())
-    data["segments"][1]["causes"] = {"attribute_stale": 31, "unexplained": 5}
+    data["segments"][1]["causes"] = {"attribute_stale": {"count": 31, "severity": "high"},
+                                     "unexplained": {"count": 5, "severity": "medium"}}
     (folder1 / "results.json").write_text(json.dumps(data))
     run2, history2, folder2 = write(reports, 21)
     assert history2.context(run2).for_segment("cart_abandoners_24h").new_causes == ["window_edge"]

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from reconcile.report import EMAIL_BODY_LIMIT, bar_widths, body_size, mask_emails, render_email_body, render_html
+from reconcile.report.html import EMAIL_BODY_LIMIT, bar_widths, body_size, mask_emails, render_email_body, render_html
 from reconcile.results import Status
-from reconcile.summary import causes, format_count, format_percent, format_points, run_severity, verdict_line
+from reconcile.report.summary import causes, format_count, format_percent, format_points, run_severity, verdict_line
 
 from runs import HOSTILE_TITLE, LONG_WORD, Spec, make_run, standard_specs, weekly
 
@@ -63,14 +63,15 @@ def test_each_segment_shows_counts_overlap_tolerance_and_causes(run):
     assert "Could not compare:" in error_card and "still building" in error_card
 
 
-def test_causes_are_read_from_a_causes_field_when_the_diagnosis_sets_one(run):
+def test_causes_are_read_from_the_causes_field_the_diagnosis_sets(run):
     segment = run.segments[2]
-    segment.causes = {"duplicate_profile": {"count": 9, "severity": "high", "fix": "Merge them <now>"},
-                      "not_in_shop": 4}
+    segment.causes = {"not_in_shop": {"count": 4, "severity": "high"}, "window_edge": {"count": 2, "severity": "low"},
+                      "duplicate_profile": {"count": 9, "severity": "high"}}
     found = causes(segment)
-    assert [(c.cause, c.count, c.severity) for c in found] == [("duplicate_profile", 9, "high"), ("not_in_shop", 4, None)]
+    assert [(c.cause, c.count, c.severity) for c in found] == [
+        ("duplicate_profile", 9, "high"), ("not_in_shop", 4, "high"), ("window_edge", 2, "low")]
     html = render_html(run)
-    assert "Merge them &lt;now&gt;" in html and "Not a shop customer" in html
+    assert "Merge the profiles in Customer.io" in html and "Not a shop customer" in html
 
 
 def test_identity_health_and_the_data_quality_include_point(run):

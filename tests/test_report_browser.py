@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.demo.runner import demo_history, run_demo
-from reconcile.history import History
+from reconcile.report.history import History
 from reconcile.report import render_email_body, write_outputs
 
 from browser import ARTIFACTS, Chromium

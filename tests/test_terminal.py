@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from reconcile.terminal import check_screen, progress_display, wants_progress
+from reconcile.cli.screens import gate_screen, progress_display, wants_progress
 
 from runs import Spec, make_run, weekly
 
@@ -55,7 +55,7 @@ def test_no_progress_draws_nothing(capsys):
 def test_check_screen_fits_one_screen_and_leads_with_the_worst_cause():
     run = make_run([Spec("purchased_30d_email_consent", 12408, 300, 85, title="Purchased in the last 30 days",
                          causes={"consent_mismatch": ("critical", 0.2), "timestamp_unit": ("medium", 0.5)})], weekly(21))
-    screen = check_screen(run)
+    screen = gate_screen(run)
     lines = screen.splitlines()
     assert len(lines) <= 24 and max(map(len, lines)) <= 200
     assert lines[0] == "FAIL   Purchased in the last 30 days"
@@ -65,5 +65,5 @@ def test_check_screen_fits_one_screen_and_leads_with_the_worst_cause():
     assert lines[worst].split()[:2] == ["critical", "77"]
     assert "  Do not launch: the campaign would reach the wrong people (worst: critical)." in lines
     assert lines[-1] == "FAIL: 1 of 1 segment out of tolerance, 1 critical"
-    passing = check_screen(make_run([Spec("b", 100, 0, 1)], weekly(21)))
+    passing = gate_screen(make_run([Spec("b", 100, 0, 1)], weekly(21)))
     assert "Safe to launch" in passing and passing.splitlines()[-1] == "PASS: the segment is within tolerance"

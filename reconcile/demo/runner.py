@@ -18,10 +18,9 @@ from pathlib import Path
 from ..audit import run_audit
 from ..checks import SHIPPED_SUITES
 from ..config import Config, EmailConfig, HistoryConfig, parse_config
-from ..history import History
-from ..report import write_outputs
+from ..report import History, write_outputs
 from ..results import RunResult
-from ..sandbox import Sandbox, Workspace, serve
+from ..sandbox import Sandbox, Workspace
 from . import build_demo
 
 DEMO_CONFIG = "config.toml"
@@ -61,22 +60,13 @@ def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, custome
     return run, write_outputs(run, out, extra_files={"demo-record.json": record}, history=history)
 
 
-def serve_sandbox(*, workspace_path: Path | None, port: int, data_dir: Path, seed: int = 7) -> int:
-    """Serve a workspace until Ctrl-C: a given JSON file, or the demo's (shop written to data_dir)."""
+def sandbox_workspace(workspace_path: Path | None, data_dir: Path, seed: int = 7) -> tuple[Workspace, str, Path | None]:
+    """``(workspace, api_key, demo shop)`` for ``reconcile sandbox``: a given JSON file, or the
+    demo's workspace with its shop written to ``data_dir`` (so a config can point at it)."""
     if workspace_path is not None:
-        workspace, api_key = Workspace.load(workspace_path), "sandbox-key"
-        shop_note = ""
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        shop = data_dir / "shop.db"
-        shop.unlink(missing_ok=True)
-        demo = build_demo(f"sqlite:///{shop.resolve()}", as_of=datetime.now(timezone.utc), seed=seed)
-        workspace, api_key = Workspace.from_dict(demo.workspace), demo.api_key
-        shop_note = f"demo shop: {shop}\n"
-
-    def banner(sandbox: Sandbox) -> None:
-        print(f"sandbox Customer.io App API at {sandbox.url}\n{shop_note}api key: {api_key}\n"
-              "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
-
-    serve(workspace, api_key=api_key, port=port, on_ready=banner)
-    return 0
+        return Workspace.load(workspace_path), "sandbox-key", None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shop = data_dir / "shop.db"
+    shop.unlink(missing_ok=True)
+    demo = build_demo(f"sqlite:///{shop.resolve()}", as_of=datetime.now(timezone.utc), seed=seed)
+    return Workspace.from_dict(demo.workspace), demo.api_key, shop

@@ -1,26 +1,21 @@
-"""What a run means, in words and numbers, for every renderer (HTML, email subject, terminal).
+"""What a run means, in words and numbers, for every renderer (HTML, email, Slack, terminal).
 
-The diagnosis (causes, severities) and the data-quality checks arrive in the results as other
-parts of the tool land; everything here reads them defensively, so a run without them still
-gets a verdict, and a run with them leads with the worst severity.
-
-Causes are read from, in order: ``segment.causes`` (a mapping of cause to count or to a
-record, or a list of records with ``cause``/``name``, ``count``, ``severity``, ``fix``,
-``examples``, ...), else the ``cause``/``severity`` columns of the segment's discrepancies.
+Renderers read the decided results (:mod:`reconcile.results`) through these functions and
+decide nothing themselves: the verdict line, a segment's causes worst first with their
+plain-words explanation and fix, the worst severity, the failed checks, and number formats.
+A segment is a :class:`~reconcile.results.SegmentResult` or, for past runs, its dict from
+results.json: both carry ``causes`` as ``{cause: {"count", "severity"}}``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
-from .results import RunResult, Status
+from ..results import CheckResult, RunResult, Severity, Status, worst
 
-SEVERITIES = ("critical", "high", "medium", "low")
-
-#: Plain-language explanation and what to fix, for the causes the diagnosis knows. A cause
-#: record that carries its own ``explanation``/``fix`` wins over these.
+#: Plain-language explanation and what to fix, for the causes the diagnosis knows.
 CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
     # cause: (label, why it happens, what to fix)
     "consent_mismatch": (
@@ -70,6 +65,13 @@ CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
         "Compare the examples' profiles in Customer.io with the shop by hand."),
 }
 
+SEVERITY_TEXT = {
+    Severity.CRITICAL: "messages would reach people who withdrew consent",
+    Severity.HIGH: "buyers in cart or winback flows, or double sends",
+    Severity.MEDIUM: "stale data in Customer.io",
+    Severity.LOW: "timing noise at the window's edge",
+}
+
 
 @dataclass
 class Cause:
@@ -77,7 +79,7 @@ class Cause:
 
     cause: str
     count: int
-    severity: str | None = None
+    severity: Severity | None = None
     label: str = ""
     explanation: str = ""
     fix: str = ""
@@ -88,107 +90,35 @@ class Cause:
         self.label = self.label or label
         self.explanation = self.explanation or why
         self.fix = self.fix or fix
-        self.severity = normal_severity(self.severity)
+        self.severity = Severity.of(self.severity)
 
 
-def normal_severity(value: Any) -> str | None:
-    text = str(value).strip().lower() if value is not None and not _missing(value) else ""
-    return text if text in SEVERITIES else None
-
-
-def worst(severities: Iterable[str | None]) -> str | None:
-    """The most severe of the given severities (None when none is known)."""
-    ranked = [SEVERITIES.index(s) for s in severities if s in SEVERITIES]
-    return SEVERITIES[min(ranked)] if ranked else None
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _field(record: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
-        if not _missing(value):
-            return value
-    return default
-
-
-def _as_int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _records(raw: Any) -> list[Any]:
-    """``{"cause": 3}``, ``{"cause": {...}}`` or ``[{...}, ...]`` as a list of records."""
-    if raw is None:
-        return []
-    if isinstance(raw, Mapping):
-        return [dict(value, cause=key) if isinstance(value, Mapping) else {"cause": key, "count": value}
-                for key, value in raw.items()]
-    if isinstance(raw, (list, tuple)):
-        return list(raw)
-    return []
+def _get(segment: Any, name: str) -> Any:
+    return segment.get(name) if isinstance(segment, Mapping) else getattr(segment, name, None)
 
 
 def causes(segment: Any) -> list[Cause]:
-    """The segment's causes, worst severity first, then by count; [] when there is no diagnosis.
-
-    ``segment`` is a :class:`~reconcile.results.SegmentResult` or a segment's dict from
-    results.json (which has no discrepancies frame).
-    """
-    raw = _field(segment, "causes", "cause_counts")
-    found = []
-    for record in _records(raw):
-        name = _field(record, "cause", "name", "code")
-        if name is None:
-            continue
-        found.append(Cause(
-            cause=str(name), count=_as_int(_field(record, "count", "people", "n", default=0)),
-            severity=_field(record, "severity"), label=str(_field(record, "label", "title", default="")),
-            explanation=str(_field(record, "explanation", "description", "why", default="")),
-            fix=str(_field(record, "fix", "what_to_fix", "action", default="")),
-            examples=[_plain(e) for e in (_field(record, "examples", default=[]) or [])]))
-    frame = None if isinstance(segment, Mapping) else getattr(segment, "discrepancies", None)
-    if not found and frame is not None and len(frame) and "cause" in frame.columns:
-        for name, rows in frame.groupby("cause", sort=False):
-            severity = worst(normal_severity(s) for s in rows["severity"]) if "severity" in rows else None
-            found.append(Cause(cause=str(name), count=len(rows), severity=severity))
-    order = {s: i for i, s in enumerate(SEVERITIES)}
+    """The segment's causes, worst severity first, then by count; [] when it was not diagnosed."""
+    found = [Cause(cause=str(name), count=int(entry.get("count") or 0), severity=entry.get("severity"))
+             for name, entry in (_get(segment, "causes") or {}).items()]
+    ranks = {s: s.rank for s in Severity}
     return sorted((c for c in found if c.count > 0),
-                  key=lambda c: (order.get(c.severity, len(SEVERITIES)), -c.count, c.cause))
+                  key=lambda c: (ranks.get(c.severity, len(ranks)), -c.count, c.cause))
 
 
-def _plain(example: Any) -> dict:
-    if isinstance(example, Mapping):
-        return dict(example)
-    if hasattr(example, "to_dict"):
-        return dict(example.to_dict())
-    return {"example": example}
+def segment_severity(segment: Any) -> Severity | None:
+    """A segment's worst severity: the diagnosis' own, else its causes'."""
+    return worst([_get(segment, "worst_severity")] + [c.severity for c in causes(segment)])
 
 
-def segment_severity(segment: Any) -> str | None:
-    """A segment's worst severity: its own ``severity`` field if the diagnosis sets one, else its causes'."""
-    own = normal_severity(_field(segment, "worst_severity", "severity"))
-    return worst([own] + [c.severity for c in causes(segment)])
+def failed_checks(run: RunResult) -> list[CheckResult]:
+    """The data-quality checks that failed or could not run."""
+    return [check for check in run.checks if check.status != Status.PASS]
 
 
-def failed_checks(run: Any) -> list[Any]:
-    """The data-quality checks that failed or could not run (``run.checks``, when the checks ran)."""
-    return [check for check in (_field(run, "checks", default=[]) or [])
-            if _field(check, "status", default=Status.PASS) != Status.PASS]
-
-
-def _blocking(check: Any) -> bool:
-    """A failed critical expectation (it fails the run)."""
-    return _field(check, "status") == Status.FAIL and normal_severity(_field(check, "severity")) == "critical"
-
-
-def run_severity(run: RunResult) -> str | None:
+def run_severity(run: RunResult) -> Severity | None:
     """The worst severity in the run: its segments' causes and its failed critical checks."""
-    checks = ["critical" for check in failed_checks(run) if _blocking(check)]
+    checks = [Severity.CRITICAL for check in run.checks if check.blocking]
     return worst([segment_severity(s) for s in run.segments] + checks)
 
 
@@ -196,9 +126,9 @@ def verdict_line(run: RunResult) -> str:
     """One line that says it all: ``FAIL: 2 of 5 segments out of tolerance, 1 critical``."""
     total, failed, errors = len(run.segments), run.count(Status.FAIL), run.count(Status.ERROR)
     problems = failed_checks(run)
-    critical = sum(1 for s in run.segments if segment_severity(s) == "critical")
-    critical_checks = sum(1 for c in problems if _blocking(c))
-    unreadable = sum(1 for c in problems if _field(c, "status") == Status.ERROR)
+    critical = sum(1 for s in run.segments if segment_severity(s) == Severity.CRITICAL)
+    critical_checks = sum(1 for c in problems if c.blocking)
+    unreadable = sum(1 for c in problems if c.status == Status.ERROR)
     noun = "segment" if total == 1 else "segments"
     if errors or not total:
         text = f"ERROR: {errors} of {total} {noun} could not be compared" if total else "ERROR: no segment was compared"
@@ -218,6 +148,25 @@ def verdict_line(run: RunResult) -> str:
     return text
 
 
+def checks_verdict(checks: list[CheckResult]) -> str:
+    """``"; 2 critical data-quality checks failed"`` (empty when none failed or errored)."""
+    critical = sum(1 for c in checks if c.blocking)
+    errors = sum(1 for c in checks if c.status == Status.ERROR)
+    warnings = sum(1 for c in checks if c.status == Status.FAIL and not c.blocking)
+    parts = []
+    if critical:
+        parts.append(f"{critical} critical data-quality {'check' if critical == 1 else 'checks'} failed")
+    if errors:
+        parts.append(f"{errors} could not be run (source unreadable)")
+    if warnings:
+        parts.append(f"{warnings} {'warning' if warnings == 1 else 'warnings'}")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def format_count(value) -> str:
     """12408 → "12,408"; None → "–"."""
     return "–" if _missing(value) else f"{int(value):,}"
@@ -233,3 +182,7 @@ def format_points(delta) -> str:
     if _missing(delta):
         return "–"
     return "±0.0 pts" if round(delta * 100, 1) == 0 else f"{delta * 100:+.1f} pts"
+
+
+__all__ = ["CAUSE_TEXT", "SEVERITY_TEXT", "Cause", "causes", "segment_severity", "failed_checks", "run_severity",
+           "verdict_line", "checks_verdict", "format_count", "format_percent", "format_points"]

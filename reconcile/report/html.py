@@ -1,10 +1,6 @@
-"""Write a run's outputs: results.json, discrepancies.csv and report.html; render the email body.
+"""The report as HTML: one self-contained page, and the same page as an email body.
 
-Only this module knows about HTML. The folder is written under a temporary name and renamed
-when complete, so an interrupted run never leaves something that looks like a finished
-report; it is created readable by its owner only, since it holds customers' emails.
-
-The report leads with the verdict (and the worst severity when the diagnosis has run), then
+Only this module knows about HTML. The report leads with the verdict (and the worst severity when the diagnosis has run), then
 per segment: the counts, the overlap as an inline SVG picture, mismatch against tolerance,
 the trend over the last runs of the same config, the causes with what to fix and examples,
 and "new since last run"; then data quality (``checks.html.j2``, when the checks have run)
@@ -14,42 +10,31 @@ disk, as an attachment, and (CSS inlined) as an email body.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .results import RunResult, SegmentResult
-from .summary import (Cause, causes, failed_checks, format_count, format_percent, format_points,
-                      run_severity, segment_severity, verdict_line, worst)
+from ..results import RunResult, SegmentResult, worst
+from .summary import (SEVERITY_TEXT, Cause, causes, failed_checks, format_count, format_percent, format_points,
+                      run_severity, segment_severity, verdict_line)
 
 EXAMPLES_PER_SIDE = 10
 EXAMPLES_PER_CAUSE = 5
 EMAIL_BODY_LIMIT = 102_000          # bytes of HTML: Gmail clips a body above about 102 KB
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BASE_COLUMNS = ("segment", "side", "id", "email", "cio_id", "cause", "severity")
 _EMAIL = re.compile(r"([A-Za-z0-9])[A-Za-z0-9._%+'-]*@(?=[A-Za-z0-9-]+\.)")
-
-SEVERITY_TEXT = {
-    "critical": "messages would reach people who withdrew consent",
-    "high": "buyers in cart or winback flows, or double sends",
-    "medium": "stale data in Customer.io",
-    "low": "timing noise at the window's edge",
-}
 
 
 @lru_cache(maxsize=None)
 def _environment() -> Environment:
     """One environment per process: compiling the templates is most of a small run's time."""
-    env = Environment(loader=PackageLoader("reconcile", "templates"),
+    env = Environment(loader=PackageLoader("reconcile.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["count"] = format_count
@@ -278,7 +263,7 @@ def render_html(run: RunResult, history=None, *, email: bool = False, per_side: 
                 notes: list[str] | None = None) -> str:
     """The report as one self-contained HTML page.
 
-    ``history`` is a :class:`~reconcile.history.HistoryContext` (trend, new since last run);
+    ``history`` is a :class:`~reconcile.report.history.HistoryContext` (trend, new since last run);
     ``email`` renders the variant sent as a message body (``notes`` on top, no file links).
     """
     views = [segment_view(s, history.for_segment(s.name) if history else None,
@@ -320,63 +305,3 @@ def render_email_body(run: RunResult, history=None, *, mask: bool = False, notes
 def body_size(html: str) -> int:
     """Bytes of an HTML body as it travels (UTF-8, CRLF line ends)."""
     return len(html.encode("utf-8")) + html.count("\n") - html.count("\r\n")
-
-
-# --------------------------------------------------------------------------- files
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix cells a spreadsheet would run as a formula with a quote (CSV injection)."""
-    def cell(value):
-        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
-    return frame.apply(lambda column: column.map(cell)) if len(frame) else frame
-
-
-def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, str] | None = None,
-                  *, history=None) -> Path:
-    """Write the three outputs (and any ``extra_files``) into ``out_dir`` atomically.
-
-    With ``history`` (a :class:`~reconcile.history.History`), the report compares the run with
-    the earlier runs of the same config, results.json records the history key, and the oldest
-    runs beyond the configured retention are removed once this one is complete.
-    """
-    final = Path(out_dir)
-    if final.exists() and any(final.iterdir()):
-        raise FileExistsError(f"{final} already holds a report; choose another --out")
-    context = history.context(run, exclude=final) if history is not None else None
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(mode=0o700)
-    try:
-        (partial / "results.json").write_text(results_json(run, history.key if history is not None else None))
-        # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, never read as a new row
-        neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False, lineterminator="\r\n")
-        (partial / "report.html").write_text(render_html(run, context), encoding="utf-8")
-        for name, content in (extra_files or {}).items():
-            (partial / name).write_text(content, encoding="utf-8")
-        if final.exists():
-            final.rmdir()
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if history is not None:
-        history.prune()
-    return final
-
-
-def results_json(run: RunResult, history_key: str | None = None) -> str:
-    """results.json's text (also what ``reconcile check --json`` prints)."""
-    results = run.to_dict()
-    if history_key is not None:
-        results["history_key"] = history_key
-    return json.dumps(results, indent=2, default=_json_default) + "\n"
-
-
-def _json_default(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")

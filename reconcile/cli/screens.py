@@ -1,4 +1,5 @@
-"""What the command line shows: live progress on long steps, the pre-launch verdict, the history table.
+"""Everything the command line shows: the run's summary, the pre-launch gate, the history
+table, and live progress on long steps.
 
 Progress is drawn with rich on standard error, only when both standard output and standard
 error are terminals and ``--quiet`` was not given, so cron mails and ``--json`` pipes stay
@@ -12,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .results import RunResult, Status
-from .summary import causes, format_count, format_percent, format_points, segment_severity, verdict_line
+from ..audit import Progress
+from ..report.summary import (causes, checks_verdict, format_count, format_percent, format_points, segment_severity,
+                              verdict_line)
+from ..results import CheckResult, CheckSeverity, RunResult, Status, worst
 
 
 def wants_progress(quiet: bool, stdout=None, stderr=None) -> bool:
@@ -30,10 +33,8 @@ def _isatty(stream) -> bool:
 
 
 @contextmanager
-def progress_display(enabled: bool, console=None) -> Iterator["Progress"]:
+def progress_display(enabled: bool, console=None) -> Iterator[Progress]:
     """An :class:`~reconcile.audit.Progress` that draws one live line per segment (or does nothing)."""
-    from .audit import Progress
-
     if not enabled:
         yield Progress()
         return
@@ -72,7 +73,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def check_screen(run: RunResult, worst_causes: int = 4) -> str:
+def gate_screen(run: RunResult, worst_causes: int = 4) -> str:
     """The pre-launch verdict for one segment, on one screen."""
     lines = []
     for s in run.segments:
@@ -110,6 +111,49 @@ def check_screen(run: RunResult, worst_causes: int = 4) -> str:
                          + (f" (worst: {severity})." if severity else "."))
     lines += ["", verdict_line(run)]
     return "\n".join(lines)
+
+
+def summary(run: RunResult, out: Path | None) -> str:
+    """The run in a few lines: one per segment (with its causes and warnings), the checks, the verdict."""
+    width = max([len(s.name) for s in run.segments] + [7])
+    lines = [f"{'segment':<{width}}  status  {'shop':>9} {'cio':>9} {'missing':>8} {'extra':>8} {'mismatch':>9}"]
+    for s in run.segments:
+        if s.status == Status.ERROR:
+            lines.append(f"{s.name:<{width}}  ERROR   {s.error}")
+            continue
+        rate = "n/a" if s.mismatch_rate is None else f"{s.mismatch_rate * 100:.1f} %"
+        lines.append(f"{s.name:<{width}}  {s.status.upper():<6}  {s.truth_count:>9,} {s.customerio_count:>9,} "
+                     f"{s.missing_in_customerio:>8,} {s.extra_in_customerio:>8,} {rate:>9}")
+        if s.causes:   # the diagnosis: worst first
+            lines.append(f"{'':<{width}}  causes: " + ", ".join(f"{c} {v['count']:,} ({v['severity']})"
+                                                              for c, v in s.causes.items()))
+        lines += [f"{'':<{width}}  warning: {warning}" for warning in s.warnings]
+    lines += check_lines(run.checks)
+    severity = worst(s.worst_severity for s in run.segments)   # the diagnosis' worst, just above the verdict
+    if severity:
+        lines.append(f"worst problem: {severity}: " + ", ".join(sorted(
+            {c for s in run.segments for c, v in (s.causes or {}).items() if v["severity"] == severity})))
+    where = f"; report: {out / 'report.html'}" if out else ""
+    lines.append(f"{run.status.upper()}: {run.count(Status.FAIL)} failed, {run.count(Status.ERROR)} could not be "
+                 f"compared, {run.count(Status.PASS)} passed{checks_verdict(run.checks)}{where}")
+    return "\n".join(lines)
+
+
+def check_lines(checks: list[CheckResult], limit: int = 12) -> list[str]:
+    """The checks: the failed and unreadable ones (critical first), after a count line."""
+    if not checks:
+        return []
+    shown = sorted((c for c in checks if c.status != Status.PASS),
+                   key=lambda c: (c.status != Status.ERROR, c.severity != CheckSeverity.CRITICAL, c.suite))
+    lines = []
+    for check in shown[:limit]:
+        label = "ERROR" if check.status == Status.ERROR else "FAIL" if check.severity == CheckSeverity.CRITICAL else "warn"
+        target = f"({check.column})" if check.column else ""
+        lines.append(f"  {label:<5} {check.suite}: {check.expectation}{target}: {check.message}")
+    if len(shown) > limit:
+        lines.append(f"  … {len(shown) - limit} more in results.json")
+    return [f"data quality: {checks_verdict(checks).lstrip('; ') or 'every expectation met'} "
+            f"({len(checks)} expectations)"] + lines
 
 
 def history_table(runs, segments: list[str] | None = None, last: int = 12, folder: Path | None = None,

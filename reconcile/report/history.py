@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Config, HistoryConfig
-from .report import neutralise_formulas
-from .results import DISCREPANCY_COLUMNS, RunResult, Status
+from ..config import Config, HistoryConfig
+from .files import neutralise_formulas
+from ..results import DISCREPANCY_COLUMNS, RunResult, Status
 from .summary import causes
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def _compare(segment, points: list[TrendPoint], previous: PastRun | None) -> Seg
     history.previous, history.previous_as_of = then, previous.as_of
     if segment.mismatch_rate is not None and then.get("mismatch_rate") is not None:
         history.change = segment.mismatch_rate - then["mismatch_rate"]
-    if "causes" in then or "cause_counts" in then:   # the previous run was diagnosed: compare causes
+    if "causes" in then:   # the previous run was diagnosed: compare causes
         before = {c.cause for c in causes(then)}
         history.new_causes = [c.cause for c in causes(segment) if c.cause not in before]
     people_then = previous.people(segment.name)

@@ -1,0 +1,46 @@
+"""The command line: argv → the library → an exit code. The only place that prints for people.
+
+    parser.py     the grammar (commands, options, help)
+    commands.py   one function per command, returning its exit code
+    screens.py    everything shown on a terminal: summary, gate, history table, progress
+
+Exit codes (a contract: cron jobs and CI gates depend on them), :class:`~reconcile.errors.ExitCode`:
+
+    0  every segment within tolerance
+    1  at least one segment out of tolerance (or a failed critical expectation)
+    2  usage or configuration error
+    3  something could not be compared (API or database unreachable, segment unknown or
+       still building); 3 wins over 1
+    4  the report was written but could not be delivered
+
+Each library exception carries its exit code, so :func:`main` has one ``except`` for them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from ..errors import ExitCode, ReconcileError
+from .commands import COMMANDS
+from .parser import build_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (never raises for expected failures)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except ReconcileError as exc:
+        print(f"reconcile: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reconcile: interrupted; no report was written for the unfinished run", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+__all__ = ["main", "entry_point", "build_parser", "COMMANDS", "ExitCode"]

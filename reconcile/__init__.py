@@ -1,8 +1,60 @@
 """reconcile: does your Customer.io segment hold the people your own database says it should?
 
-The library, one module per step of the data flow:
-config → truth + customerio → diff → (diagnose → checks) → report → deliver.
-The command line in :mod:`reconcile.cli` is a thin layer over it.
+The package, in the order the data flows (each stage imports only the ones above it)::
+
+    errors.py      the exceptions, each carrying its exit code
+    config/        config.toml → a frozen Config
+    results.py     what a run found, as values; decide(): the one place pass or fail is decided
+    identity.py    how an id or an email becomes the exact string both sides are compared on
+    shop/          the team's SQL on its own database, read-only: truth segments, lookups
+    customerio/    the App API: segments, membership (pages or an export), profiles
+    compare/       both sides → who differs: in memory, or in the shop database
+    diagnose/      why each differing person differs; identity health
+    checks/        data-quality expectations on the events that feed Customer.io
+    audit.py       one run: every segment from start to verdict, then the checks
+    report/        what a run leaves on disk: results.json, discrepancies.csv, report.html, history
+    deliver.py     the written report, emailed
+    cli/           argv → the library → an exit code; the only place that prints
+    demo/          the embedded default: a generated shop and its drifted workspace
+    sandbox/       a stand-in Customer.io App API on loopback, for the demo and the tests
+
+The library is usable without the command line::
+
+    >>> from reconcile import load_config, run_audit, write_outputs      # doctest: +SKIP
+    >>> run = run_audit(load_config("config.toml"))
+    >>> run.status, [s.mismatch_rate for s in run.segments]
+
+Names are imported on first use, so ``reconcile --help`` loads neither pandas nor Arrow.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "load_config": "config", "parse_config": "config", "Config": "config",
+    "run_audit": "audit", "Progress": "audit",
+    "RunResult": "results", "SegmentResult": "results", "CheckResult": "results", "Status": "results",
+    "Severity": "results", "decide": "results",
+    "write_outputs": "report",
+    "main": "cli",
+    "ExitCode": "errors", "ReconcileError": "errors", "ConfigError": "errors", "UsageError": "errors",
+    "CompareError": "errors", "DatabaseError": "errors", "CustomerIOError": "errors", "DeliveryError": "errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'reconcile' has no attribute {name!r}")
+    value = getattr(import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -1,0 +1,163 @@
+"""The configuration as typed, frozen values: what every part of reconcile reads.
+
+Every key has a documented default (README "Configuration") unless it is required; the
+loader (:mod:`.load`) is the only place that builds these from a file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from ..errors import ConfigError
+
+MAX_REQUESTS_PER_SECOND = 10.0  # Customer.io's documented App API limit
+MAX_WINDOW_DAYS = 36_600         # a century: further back, a window's start is not a date any more
+DIFF_MODES = ("memory", "database")
+MEMBERSHIP_MODES = ("pages", "export", "auto")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = field(repr=False)
+    statement_timeout_seconds: int = 300
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its password replaced by ``***``: the only form we ever print."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class CustomerIOConfig:
+    app_api_key: str = field(repr=False)
+    region: str = "us"
+    base_url: str | None = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    requests_per_second: float = MAX_REQUESTS_PER_SECOND
+    membership: str = "pages"        # "pages", "export" (Exports API) or "auto" (export above export_above)
+    export_above: int = 1_000_000    # with "auto": segments whose customer_count exceeds this are exported
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    name: str
+    customerio_segment_id: int
+    sql: str
+    title: str = ""
+    window_days: float = 30
+    tolerance: float = 0.01
+    compare: tuple[tuple[str, str], ...] = ()    # [segments.compare]: truth column -> Customer.io attribute
+    window_column: str | None = None             # the truth column holding the qualifying timestamp
+    lookup_sql: str | None = None                # the shop lookup for extra people (else diagnosis.lookup_sql)
+    diff: str | None = None                      # "memory" or "database"; None: the config's top-level diff
+    membership: str | None = None                # "pages", "export" or "auto"; None: customerio.membership
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    keep_runs: int = 52     # runs of this config kept beside each other in reports/; 0 keeps every run
+    trend_runs: int = 12    # how many runs the report's trend chart shows
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """``[email]``: where ``reconcile run --email`` sends the report.
+
+    The password is kept as the name of an environment variable and read only when a message
+    is sent, so a run without ``--email`` never needs it.
+    """
+
+    smtp_host: str
+    sender: str                                  # the TOML key is ``from``
+    to: tuple[str, ...]
+    smtp_port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password_variable: str | None = None         # from ``password = "${VAR}"``
+    subject_prefix: str = "[reconcile]"
+    send: str = "always"                         # or "on_failure"
+    mask_emails: bool = False                    # mask customers' emails in the emailed body
+    timeout_seconds: float = 30.0
+    source: str = "config.toml"                  # the file, for error messages
+
+    def password(self) -> str | None:
+        """The SMTP password from the environment; a missing variable is a ConfigError."""
+        if self.password_variable is None:
+            return None
+        if self.password_variable not in os.environ:
+            raise ConfigError(f"{self.source}: email.password: environment variable {self.password_variable} "
+                              "is not set; export it or drop --email")
+        return os.environ[self.password_variable]
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    """``[checks]``: data-quality suites (``checks/*.toml``) run on the events that feed Customer.io."""
+
+    suites: Path                         # folder of suite files; default "checks" beside the config file
+    events_sql: str | None = None        # query on the shop database returning the events (outbox) table
+    events_jsonl: Path | None = None     # or: a JSON Lines export of the events (relative to the config file)
+    people_sql: str | None = None        # query returning the people the "people" suite checks
+    window_days: float = 30              # defines :window_start for events_sql and people_sql
+    max_event_ids: int = 100             # offending event ids kept per expectation in results.json
+    sample_size: int = 5                 # unexpected values shown per expectation
+    engine: str = "database"             # events_sql: "database" runs GX's expectations in the database
+                                         # (GX's SQL data source); "pandas" reads every event into memory
+    source: str = "config.toml"          # the file, for error messages
+
+
+@dataclass(frozen=True)
+class DiagnosisConfig:
+    """``[diagnosis]``: why each discrepant person differs (see :mod:`reconcile.diagnose`)."""
+
+    enabled: bool = True
+    max_people: int = 2000               # per segment; more are sampled evenly
+    boundary_grace_seconds: float = 3600  # a qualifying timestamp this close to a window edge is window_edge
+    window_edge_counts: bool = False     # false: window_edge people are left out of the tolerance
+    lookup_sql: str | None = None        # shop lookup for people outside the truth; binds :ids (and :emails)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: DatabaseConfig
+    customerio: CustomerIOConfig
+    identity_key: str
+    segments: tuple[SegmentConfig, ...]
+    history: HistoryConfig = HistoryConfig()
+    email: EmailConfig | None = None
+    checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
+    diagnosis: DiagnosisConfig = DiagnosisConfig()
+    diff: str = "memory"                 # top-level ``diff``: "memory", or "database" (pushdown, README "Scale")
+
+    def diff_for(self, segment: SegmentConfig) -> str:
+        return segment.diff or self.diff
+
+    def membership_for(self, segment: SegmentConfig) -> str:
+        return segment.membership or self.customerio.membership
+
+    def segment(self, name: str) -> SegmentConfig:
+        for segment in self.segments:
+            if segment.name == name:
+                return segment
+        raise KeyError(name)
+
+    def secrets(self) -> list[str]:
+        """Every secret value this config holds, for scrubbing and for leak tests."""
+        found = [self.customerio.app_api_key]
+        password = make_url(self.database.url).password
+        if password:
+            found.append(str(password))
+        if self.email is not None and self.email.password_variable in os.environ:
+            found.append(os.environ[self.email.password_variable])
+        return [s for s in found if s]

@@ -103,8 +103,8 @@ def normalize_series(column: pd.Series, key: str) -> pa.Array:
 
 
 def index_keys(index: pd.Index) -> pa.Array:
-    """A key index as an Arrow string array: zero-copy when it is Arrow-backed (10M keys as Python
-    objects would cost ~600 MB on the way)."""
+    """A key index as an Arrow string array: zero-copy when it is Arrow-backed, so millions of
+    keys never become Python objects on the way."""
     if len(index) == 0:
         return pa.array([], pa.string())
     values = index.array

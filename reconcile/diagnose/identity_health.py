@@ -53,8 +53,8 @@ def members_columns(membership: Membership) -> pa.Table:
 class EmailOwners:
     """Which shop customer has each normalised email: rows of (email, owner) in order of
     precedence, the lookup's then the truth's; an email's first row owns it. Two Arrow columns
-    (the dict it replaces held a million Python strings, ~170 MB); the truth's owners are its
-    index, not copied.
+    rather than a dict, because a dict would hold a Python string per customer; the truth's
+    owners are its index, not copied.
 
     An email may be null (nobody's). A lookup row without an id owns nothing (a guest checkout is
     not a customer another profile's id could conflict with), so the truth's owner still counts.

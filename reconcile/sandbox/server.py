@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        # headers and body leave in two writes: without this, delayed ACKs add ~40 ms to a small answer
+        # headers and body leave in two writes: without this, delayed ACKs hold back a small answer
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.opened(self.connection)
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from reconcile.checks import run_checks, suites_for
-from reconcile.checks.rules_in_database import runs_in_database
+from reconcile.checks.rules.sql import runs_in_database
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 

@@ -8,7 +8,8 @@ checks run, so ``reconcile --help`` and runs without ``[checks]`` stay fast::
     flatten.py  events → one table per event name, properties as columns, items exploded
     gx.py       an ephemeral, quiet GX context that validates a frame or a SQL query
     in_database.py  which expectations run in the shop database, and the per-dialect JSON SQL
-    rules.py    what GX has no expectation for, vectorised (drift, items, units, journey, duplicates)
+    rules/      what GX has no expectation for (drift, items, units, journey, duplicates): the
+                argument models in __init__.py, the rules in pandas (pandas.py) and as SQL (sql.py)
     runner.py   run_checks(): every suite on its source, one CheckResult per expectation
     model.py    Expectation, Suite, CheckResult (no heavy imports)
 

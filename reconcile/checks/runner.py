@@ -6,7 +6,7 @@ failure; nothing unchecked ever shows up as a pass.
 
 Events from ``checks.events_sql`` are checked where they live (``checks.engine = "database"``,
 the default): the expectations :func:`.in_database.plan` accepts run through GX's SQL data
-source in the shop database, reconcile's rules as SQL (:mod:`.rules_in_database`); only if a
+source in the shop database, reconcile's rules as SQL (:mod:`.rules.sql`); only if a
 suite holds something else does one lean pass read into memory what that needs
 (:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other dialects read every event
 into pandas.
@@ -29,8 +29,9 @@ from ..shop.database import Window
 from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
 from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, plan, supported
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
-from .rules import RULES, RuleContext, run_rule
-from .rules_in_database import run_rule_in_database, runs_in_database
+from .rules import EventsFollow, RuleContext, arguments
+from .rules.pandas import run_rule
+from .rules.sql import run_rule_in_database, runs_in_database
 from .sources import SourceError, jsonl_events, sql_events, sql_frame
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ def memory_needs(suites: list[Suite], in_memory: dict[str, list[Expectation]]) -
 
 
 def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) -> None:
-    arguments = RULES[expectation.type][0](**expectation.kwargs)
+    args = arguments(expectation)
     on_items = expectation.on == ITEMS
     if expectation.type == "expect_property_names_to_be_consistent":
         if on_items:
@@ -170,18 +171,17 @@ def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) 
         else:
             need.presence = True
         return
-    wanted = {getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)}
+    wanted = set(args.columns())
     if on_items:
         need.items = True
         if need.item_columns is not None:
             need.item_columns |= wanted
     elif need.columns is not None:
         need.columns |= wanted | {ITEMS_TYPE}
-    after = getattr(arguments, "after", None)
-    if after is not None:
-        before = needs.setdefault(after, Needs())
+    if isinstance(args, EventsFollow):   # the key is read on the events it follows, too
+        before = needs.setdefault(args.after, Needs())
         if before.columns is not None:
-            before.columns.add(arguments.key)
+            before.columns.add(args.key)
 
 
 def _unreadable(exc: Exception) -> str:

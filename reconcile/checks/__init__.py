@@ -7,7 +7,8 @@ checks run, so ``reconcile --help`` and runs without ``[checks]`` stay fast::
     sources.py  events from SQL (read-only, streamed) or JSON Lines; people from SQL
     flatten.py  events → one table per event name, properties as columns, items exploded
     gx.py       an ephemeral, quiet GX context that validates a frame or a SQL query
-    in_database.py  which expectations run in the shop database, and the per-dialect JSON SQL
+    sql/        what runs in the shop database (plan.py), the per-dialect JSON SQL (dialects.py),
+                the events query per event name and its scratch tables (events.py)
     rules/      what GX has no expectation for (drift, items, units, journey, duplicates): the
                 argument models in __init__.py, the rules in pandas (pandas.py) and as SQL (sql.py)
     runner.py   run_checks(): every suite on its source, one CheckResult per expectation

@@ -5,10 +5,10 @@ cannot be read turns its expectations into errors (exit 3), an expectation that 
 failure; nothing unchecked ever shows up as a pass.
 
 Events from ``checks.events_sql`` are checked where they live (``checks.engine = "database"``,
-the default): the expectations :func:`.in_database.plan` accepts run through GX's SQL data
+the default): the expectations :func:`.sql.plan` accepts run through GX's SQL data
 source in the shop database, reconcile's rules as SQL (:mod:`.rules.sql`); only if a
 suite holds something else does one lean pass read into memory what that needs
-(:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other dialects read every event
+(:func:`.sql.memory_needs`). JSON Lines, ``engine = "pandas"`` and other dialects read every event
 into pandas.
 """
 
@@ -26,10 +26,11 @@ from sqlalchemy.engine import Engine
 from ..config import ChecksConfig
 from ..errors import first_line
 from ..shop.database import Window
-from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
-from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, plan, supported
+from .flatten import BASE_COLUMNS, ITEM_BASE, EventTable, Flattener, Needs
+from .sql import (MARK, NUMBER, SEES_MISSING_COLUMNS, TEXT, TYPED, EventsQuery, Presence, Routed, memory_needs,
+                  named_columns, plan, supported)
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
-from .rules import EventsFollow, RuleContext, arguments
+from .rules import RuleContext
 from .rules.pandas import run_rule
 from .rules.sql import run_rule_in_database, runs_in_database
 from .sources import SourceError, jsonl_events, sql_events, sql_frame
@@ -85,7 +86,7 @@ def run_checks(checks: ChecksConfig, suites: list[Suite], *, engine: Engine | No
 
 
 def in_database(checks: ChecksConfig, engine: Engine | None) -> bool:
-    """Whether GX's expectations on events run in the shop database (see :mod:`.in_database`)."""
+    """Whether GX's expectations on events run in the shop database (see :mod:`.sql`)."""
     return checks.engine == "database" and checks.events_sql is not None and checks.events_jsonl is None \
         and supported(engine)
 
@@ -141,47 +142,6 @@ def check_people(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
     for suite in suites:
         results += _validate(validator, suite.expectations, people, id_column)
     return results
-
-
-def memory_needs(suites: list[Suite], in_memory: dict[str, list[Expectation]]) -> dict[str, Needs]:
-    """Per event name, what the checks left in memory read (the rest is not kept)."""
-    needs: dict[str, Needs] = {}
-    for suite in suites:
-        for expectation in in_memory[suite.name]:
-            need = needs.setdefault(suite.event, Needs())
-            if expectation.rule:
-                _rule_needs(expectation, need, needs)
-                continue
-            every = expectation.type in _SEES_MISSING_COLUMNS or not list(_columns([expectation]))
-            if expectation.on == ITEMS:
-                need.items = True
-                need.item_columns = None if every or need.item_columns is None \
-                    else need.item_columns | set(_columns([expectation]))
-            else:
-                need.columns = None if every or need.columns is None else need.columns | set(_columns([expectation]))
-    return needs
-
-
-def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) -> None:
-    args = arguments(expectation)
-    on_items = expectation.on == ITEMS
-    if expectation.type == "expect_property_names_to_be_consistent":
-        if on_items:
-            need.items, need.item_columns = True, None
-        else:
-            need.presence = True
-        return
-    wanted = set(args.columns())
-    if on_items:
-        need.items = True
-        if need.item_columns is not None:
-            need.item_columns |= wanted
-    elif need.columns is not None:
-        need.columns |= wanted | {ITEMS_TYPE}
-    if isinstance(args, EventsFollow):   # the key is read on the events it follows, too
-        before = needs.setdefault(args.after, Needs())
-        if before.columns is not None:
-            before.columns.add(args.key)
 
 
 def _unreadable(exc: Exception) -> str:
@@ -336,9 +296,9 @@ def _validate(validator, expectations: list[Expectation], frame: pd.DataFrame, i
         return []
     if len(frame.columns) == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in BASE_COLUMNS})
-    shape = [e for e in expectations if e.type in _SEES_MISSING_COLUMNS]
-    values = [e for e in expectations if e.type not in _SEES_MISSING_COLUMNS]
-    needed = [c for c in dict.fromkeys(_columns(values)) if c not in frame.columns]
+    shape = [e for e in expectations if e.type in SEES_MISSING_COLUMNS]
+    values = [e for e in expectations if e.type not in SEES_MISSING_COLUMNS]
+    needed = [c for c in dict.fromkeys(named_columns(values)) if c not in frame.columns]
     widened = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=object) for c in needed}) if needed else frame
     by_index: dict[int, CheckResult] = {}
     for batch, data in ((shape, frame), (values, widened)):
@@ -351,22 +311,6 @@ def _validate(validator, expectations: list[Expectation], frame: pd.DataFrame, i
             results = [failed_result(e, exc) for e in batch]
         by_index.update({e.index: r for e, r in zip(batch, results)})
     return [by_index[e.index] for e in expectations]
-
-
-_SEES_MISSING_COLUMNS = {"expect_column_to_exist", "expect_table_columns_to_match_set",
-                         "expect_table_columns_to_match_ordered_list", "expect_table_column_count_to_equal",
-                         "expect_table_column_count_to_be_between"}
-
-
-def _columns(expectations: list[Expectation]) -> Iterator[str]:
-    for expectation in expectations:
-        if expectation.type in _SEES_MISSING_COLUMNS:
-            continue
-        for key in ("column", "column_A", "column_B"):
-            if isinstance(expectation.kwargs.get(key), str):
-                yield expectation.kwargs[key]
-        for key in ("column_list",):
-            yield from (c for c in expectation.kwargs.get(key) or [] if isinstance(c, str))
 
 
 class _LazyValidator:

@@ -2,9 +2,9 @@
 
 With the events in a database (``checks.engine = "database"``), each rule on events is one
 aggregate query and one query for its first offenders, on the events query of its event name
-(:meth:`reconcile.checks.in_database.EventsQuery.events`); no event is read into Python. The
+(:meth:`reconcile.checks.sql.events.EventsQuery.events`); no event is read into Python. The
 meanings are those of the pandas rules, spelled once per dialect in
-:mod:`reconcile.checks.in_database`:
+:mod:`reconcile.checks.sql.dialects`:
 
 * a number is a JSON number, or text that is one (:func:`.pandas.numbers`); true is not;
 * values compared as keys (order ids, cart ids, people) are text as pandas prints them, compared
@@ -12,7 +12,7 @@ meanings are those of the pandas rules, spelled once per dialect in
 * of repeated orders, the first is the earliest, ties going to the smaller event_id, then value.
 
 Property names and timestamp units also run on line items (``on = "items"``), on the items
-exploded in SQL (:meth:`reconcile.checks.in_database.EventsQuery.items`). Rules on columns whose
+exploded in SQL (:meth:`reconcile.checks.sql.events.EventsQuery.items`). Rules on columns whose
 names are not plain identifiers stay in memory (:func:`runs_in_database`). Counts and first
 offenders come from one pass per rule (:func:`_tally`), because the joins and rankings the
 rules need are the expensive part and computing them twice would double a rule's cost.
@@ -25,7 +25,8 @@ from typing import Any
 
 from ..flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
 from ..gx import plain
-from ..in_database import _PLAIN, EventsQuery
+from ..sql.events import EventsQuery
+from ..sql.plan import plain_identifier
 from ..model import EVENTS, CheckResult, Expectation
 from . import (CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable, TimestampUnit,
                arguments, conclude, could_not, expected_spelling, is_property, new_check, settle, spelling_groups)
@@ -39,7 +40,7 @@ def runs_in_database(expectation: Expectation) -> bool:
     """Whether a rule runs as SQL: on events, naming only plainly spelled columns."""
     if not expectation.rule or expectation.type not in _IN_DATABASE:
         return False
-    return all(_PLAIN.match(c) and c not in (ITEMS, ITEMS_TYPE) for c in arguments(expectation).columns())
+    return all(plain_identifier(c) and c not in (ITEMS, ITEMS_TYPE) for c in arguments(expectation).columns())
 
 
 def run_rule_in_database(expectation: Expectation, query: EventsQuery, event: str, context: RuleContext

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from .dialects import DIALECTS, MARK, JsonDialect, MySQLJson, PostgresJson, SQLiteJson, dialect_for
 from .events import EventsQuery, Presence, render, supported
-from .plan import (NUMBER, SEES_MISSING_COLUMNS, TEXT, TYPE, TYPED, Routed, memory_needs, named_columns, plan,
-                   plain_identifier)
+from .plan import (NUMBER, SEES_MISSING_COLUMNS, TEXT, TYPE, TYPED, Routed, event_names, kinds_by_column,
+                   memory_needs, named_columns, plain_identifier, plan)
 
-__all__ = ["plan", "Routed", "memory_needs", "named_columns", "plain_identifier", "SEES_MISSING_COLUMNS",
-           "TEXT", "TYPED", "NUMBER", "TYPE", "MARK", "DIALECTS", "JsonDialect", "SQLiteJson", "PostgresJson",
-           "MySQLJson", "dialect_for", "EventsQuery", "Presence", "render", "supported"]
+__all__ = ["plan", "Routed", "kinds_by_column", "memory_needs", "event_names", "named_columns", "plain_identifier",
+           "SEES_MISSING_COLUMNS", "TEXT", "TYPED", "NUMBER", "TYPE", "MARK", "DIALECTS", "JsonDialect", "SQLiteJson",
+           "PostgresJson", "MySQLJson", "dialect_for", "EventsQuery", "Presence", "render", "supported"]

@@ -8,8 +8,8 @@ items as :mod:`reconcile.checks.flatten` explodes them), and spells what SQL sha
 subclass spells the rest in its database's JSON functions: SQLite ``json_extract``/``json_each``,
 PostgreSQL ``jsonb``, MariaDB/MySQL ``JSON_EXTRACT``/``JSON_TABLE``. Keeping every dialect's
 spelling here, apart from the queries that use them (:mod:`.events`,
-:mod:`reconcile.checks.rules.sql`), lets a new database be added as one class, and lets the
-queries be read without any dialect's syntax in the way.
+:mod:`reconcile.checks.rules.sql`), lets a new database be added as one class (and its entry
+in :data:`DIALECTS`), and lets the queries be read without any dialect's syntax in the way.
 
 Each fragment takes ``p``, the properties expression of the inner query, and returns SQL text;
 keys and literals are quoted by the engine's own dialect, so any key works.

@@ -26,7 +26,8 @@ A planned expectation names the *kind* of value it reads (:data:`TEXT`, :data:`T
 
 What stays in memory (columns whose names are not plain identifiers, any other GX expectation,
 rules that cannot run as SQL) is read by one lean pass over the events; :func:`memory_needs`
-says which properties and line items that pass keeps, so the rest is never held in Python.
+says which event names, properties and line items that pass keeps, so the rest is never held in
+Python (:func:`event_names`: the names to read when every check runs in memory).
 The plan lives apart from the SQL (:mod:`.dialects`, :mod:`.events`) because it is a decision
 about meanings, made without a database.
 """
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, Needs
 from ..model import EVENTS, Expectation, Suite
@@ -125,6 +126,14 @@ def _routed(expectation: Expectation, column: str, kind: str, gx_type: str, kwar
     return Routed(expectation, replace(expectation, type=gx_type, kwargs=kwargs), column, kind)
 
 
+def kinds_by_column(routed: list[Routed]) -> dict[str, set[str]]:
+    """The kinds each column is read as by ``routed``: the value columns the query GX validates selects."""
+    columns: dict[str, set[str]] = {}
+    for r in routed:
+        columns.setdefault(r.column, set()).add(r.kind)
+    return columns
+
+
 def memory_needs(suites: list[Suite], in_memory: dict[str, list[Expectation]]) -> dict[str, Needs]:
     """Per event name, what the checks left in memory read (the rest is not kept)."""
     needs: dict[str, Needs] = {}
@@ -167,6 +176,17 @@ def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) 
             before.columns.add(args.key)
 
 
+def event_names(suites: Iterable[Suite]) -> set[str]:
+    """The event names the suites need: their own and those their journey rules refer to."""
+    names = set()
+    for suite in suites:
+        if suite.event is None:
+            continue
+        names.add(suite.event)
+        names.update(e.kwargs["after"] for e in suite.expectations if e.type == "expect_events_to_follow")
+    return names
+
+
 def named_columns(expectations: list[Expectation]) -> Iterator[str]:
     """The columns GX expectations name (none for those that see the frame as read)."""
     for expectation in expectations:
@@ -179,5 +199,5 @@ def named_columns(expectations: list[Expectation]) -> Iterator[str]:
             yield from (c for c in expectation.kwargs.get(key) or [] if isinstance(c, str))
 
 
-__all__ = ["plan", "Routed", "memory_needs", "named_columns", "plain_identifier", "value_column",
-           "SEES_MISSING_COLUMNS", "TEXT", "TYPED", "NUMBER", "TYPE"]
+__all__ = ["plan", "Routed", "kinds_by_column", "memory_needs", "event_names", "named_columns", "plain_identifier",
+           "value_column", "SEES_MISSING_COLUMNS", "TEXT", "TYPED", "NUMBER", "TYPE"]

@@ -43,8 +43,9 @@ from checks_fixtures import Problems, load_events, make_events, write_jsonl  # n
 
 from reconcile.checks.flatten import EventTable  # noqa: E402
 from reconcile.checks.model import EVENTS, ITEMS, Expectation  # noqa: E402
-from reconcile.checks.rules import RuleContext, run_rule  # noqa: E402
-from reconcile.checks.runner import read_events  # noqa: E402
+from reconcile.checks.rules import RuleContext  # noqa: E402
+from reconcile.checks.rules.pandas import run_rule  # noqa: E402
+from reconcile.checks.sources import read_events  # noqa: E402
 from reconcile.config import ChecksConfig, DatabaseConfig  # noqa: E402
 from reconcile.shop import open_engine  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from reconcile.checks import run_checks, suites_for
-from reconcile.checks.in_database import plan
+from reconcile.checks.sql import plan
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 

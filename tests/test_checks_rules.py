@@ -13,7 +13,8 @@ from reconcile.checks.flatten import Flattener
 from reconcile.checks.model import CRITICAL, PEOPLE, WARNING, Expectation, Suite
 from reconcile.results import CheckResult, Status
 from reconcile.cli.screens import check_lines
-from reconcile.checks.rules import RuleContext, run_rule, timestamp_units
+from reconcile.checks.rules import RuleContext
+from reconcile.checks.rules.pandas import run_rule, timestamp_units
 from reconcile.checks.runner import run_checks
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.results import RunResult, SegmentResult

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from reconcile.checks import run_checks, suites_for
-from reconcile.checks.rules_in_database import runs_in_database
+from reconcile.checks.rules.sql import runs_in_database
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 
@@ -216,7 +216,7 @@ def test_line_items_are_exploded_and_checked_in_the_database_as_in_pandas(any_db
     folder.mkdir()
     (folder / "placed.toml").write_text(PLACED)
     suites = suites_for(ChecksConfig(suites=folder, events_sql=EVENTS_SQL))
-    from reconcile.checks.in_database import plan
+    from reconcile.checks.sql import plan
     assert all(plan(e) is not None or runs_in_database(e) for e in suites[0].expectations)
     database, pandas = run(any_db_url, suites, "database"), run(any_db_url, suites, "pandas")
     assert database.keys() == pandas.keys()

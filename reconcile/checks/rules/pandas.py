@@ -1,125 +1,32 @@
-"""The rules Great Expectations has no expectation for, as vectorised pandas checks.
+"""reconcile's rules on the flattened frames, vectorised in pandas.
 
-They are named and written in a suite like GX's expectations and produce the same
-:class:`~reconcile.checks.model.CheckResult`; ``mostly`` works as in GX (the share of rows that
-must be fine, default 1.0). Rows with no value in the checked column are skipped, as GX's map
-expectations skip nulls (``expect_column_values_to_not_be_null`` is the check for those).
-
-``expect_property_names_to_be_consistent``
-    Keys that differ only by case or separators within one event name (``productId``,
-    ``product_id``, ``ProductID``). The spelling in ``expected`` wins, else the most used one;
-    every event that uses another spelling is unexpected. ``on = "items"`` checks item keys.
-``expect_items_to_be_arrays``
-    Line items sent sometimes as an array and sometimes as a JSON string (or anything else).
-``expect_timestamps_to_be_in_unit``
-    ``unit = "s"`` (default) or ``"ms"``: a value's magnitude tells its unit (seconds below
-    1e11, milliseconds below 1e14, then micro- and nanoseconds); another unit is unexpected.
-``expect_events_to_follow``
-    Journey order: each event of this suite needs an ``after`` event (``added_to_cart`` before
-    ``checkout_started``) with the same ``key`` (default ``cart_id``), no later than it, from the
-    same person (customer_id, else anonymous_id) unless ``same_person = false``.
-``expect_orders_to_be_counted_once``
-    One event per ``column`` (default ``order_id``); every later copy is unexpected and its
-    ``value_column`` (default ``revenue``) is revenue counted twice.
+The engine for JSON Lines, ``checks.engine = "pandas"``, and whatever cannot run as SQL. Each
+rule is a function ``(check, arguments, table, context, on)`` that fills ``check`` from boolean
+masks over the event name's frame; :func:`run_rule` validates the arguments and settles the
+result. The meanings both engines share (a number, a unit, the expected spelling, the result)
+live in :mod:`reconcile.checks.rules`, so :mod:`.sql` gives the same results.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable
-from .gx import distinct_samples, plain
-from .model import ITEMS, CheckResult, Expectation
-
-_SEPARATORS = re.compile(r"[\s_.\-]+")
-_NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS_TYPE, "item_index"}
-
-
-class _Arguments(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    mostly: float = Field(1.0, ge=0.0, le=1.0)
-
-
-class PropertyNames(_Arguments):
-    expected: list[str] = []
-
-
-class ItemsArrays(_Arguments):
-    pass
-
-
-class TimestampUnit(_Arguments):
-    column: str = "timestamp"
-    unit: Literal["s", "ms"] = "s"
-
-
-class EventsFollow(_Arguments):
-    after: str
-    key: str = "cart_id"
-    same_person: bool = True
-
-
-class CountedOnce(_Arguments):
-    column: str = "order_id"
-    value_column: str = "revenue"
-
-
-@dataclass
-class RuleContext:
-    """What a rule sees: every event table read, and how much evidence to keep."""
-
-    tables: dict[str, EventTable]
-    max_ids: int = 100
-    sample_size: int = 5
-
-    def table(self, name: str) -> EventTable:
-        return self.tables.get(name) or EventTable.empty(name)
-
-
-def validate_rule(kind: str, kwargs: dict[str, Any]) -> str | None:
-    """The first problem with a rule's arguments as one phrase, or None."""
-    model = RULES[kind][0]
-    try:
-        model(**kwargs)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ()))
-        if first.get("type") == "extra_forbidden":
-            return f"{loc}: unknown argument (allowed: {', '.join(sorted(model.model_fields))})"
-        if first.get("type") == "missing":
-            return f"{loc}: is required"
-        return f"{loc}: {first.get('msg', 'invalid')}"
-    return None
+from ..flatten import ITEMS_TYPE, EventTable
+from ..gx import plain
+from ..model import ITEMS, CheckResult, Expectation
+from . import (JSON_NUMBER, CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable,
+               TimestampUnit, arguments, conclude, could_not, expected_spelling, is_property, new_check, settle,
+               spelling_groups)
 
 
 def run_rule(expectation: Expectation, context: RuleContext, event: str) -> CheckResult:
-    model, function = RULES[expectation.type]
-    arguments = model(**expectation.kwargs)
-    check = new_check(expectation, arguments)
-    function(check, arguments, context.table(event), context, expectation.on)
-    return settle(check, arguments)
-
-
-def new_check(expectation: Expectation, arguments: _Arguments) -> CheckResult:
-    return CheckResult(suite=expectation.suite, expectation=expectation.type, severity=expectation.severity,
-                       column=getattr(arguments, "column", None) or getattr(arguments, "key", None),
-                       on=expectation.on, kwargs=dict(expectation.kwargs))
-
-
-def settle(check: CheckResult, arguments: _Arguments) -> CheckResult:
-    """Percent and success from the counts, with ``mostly`` as in GX."""
-    if check.unexpected_count is not None and check.element_count is not None and not check.message.startswith("could"):
-        check.unexpected_percent = (100.0 * check.unexpected_count / check.element_count) if check.element_count else 0.0
-        allowed = (1.0 - arguments.mostly) * check.element_count
-        check.success = check.unexpected_count <= allowed + 1e-9
-    return check
+    args = arguments(expectation)
+    check = new_check(expectation, args)
+    _PANDAS[expectation.type](check, args, context.table(event), context, expectation.on)
+    return settle(check, args)
 
 
 def _finish(check: CheckResult, frame: pd.DataFrame, unexpected: pd.Series, checked: int, context: RuleContext,
@@ -132,30 +39,12 @@ def _finish(check: CheckResult, frame: pd.DataFrame, unexpected: pd.Series, chec
     conclude(check, checked, count, ids.head(context.max_ids * 4).tolist(), samples, context, what)
 
 
-def conclude(check: CheckResult, checked: int, unexpected: int, ids: list, samples: list, context: RuleContext,
-             what: str = "unexpected") -> None:
-    """Counts, the first offending event ids and distinct sample values, and the message."""
-    check.element_count, check.unexpected_count = int(checked), int(unexpected)
-    check.event_ids = list(dict.fromkeys(str(i) for i in ids if i is not None))[: context.max_ids]
-    check.sample_values = distinct_samples(samples, context.sample_size) if samples else []
-    noun = "line items" if check.on == ITEMS else "events"
-    if check.unexpected_count:
-        check.message = f"{check.unexpected_count:,} of {check.element_count:,} {noun} {what}"
-    else:
-        check.message = f"all {check.element_count:,} {noun} as expected"
-
-
-def _could_not(check: CheckResult, why: str) -> None:
-    check.success = False
-    check.message = f"could not be evaluated: {why}"
-
-
 def _lacks(check: CheckResult, frame: pd.DataFrame, column: str, table: EventTable, context: RuleContext) -> bool:
     """True (and the check settled) when ``column`` is absent: a failure, unless there are no rows at all."""
     if column in frame.columns:
         return False
     if len(frame):
-        _could_not(check, f"the {table.name} {'line items' if check.on == ITEMS else 'events'} have no {column}")
+        could_not(check, f"the {table.name} {'line items' if check.on == ITEMS else 'events'} have no {column}")
     else:
         _finish(check, frame, pd.Series(False, index=frame.index), 0, context)
     return True
@@ -163,26 +52,17 @@ def _lacks(check: CheckResult, frame: pd.DataFrame, column: str, table: EventTab
 
 # --------------------------------------------------------------------------- the rules
 
-
-def normal_key(name: str) -> str:
-    """``ProductID``, ``product_id``, ``product-id`` → ``productid``."""
-    return _SEPARATORS.sub("", str(name)).lower()
+_PANDAS = RuleTable()
 
 
+@_PANDAS.runs(PropertyNames)
 def property_names(check: CheckResult, args: PropertyNames, table: EventTable, context: RuleContext, on: str) -> None:
     frame = table.items if on == ITEMS else table.events
-    columns = [c for c in frame.columns if c not in _NOT_PROPERTIES and not str(c).startswith(("properties.", "item."))]
-    groups: dict[str, list[str]] = {}
-    for column in columns:
-        groups.setdefault(normal_key(column), []).append(column)
-    expected = {normal_key(name): name for name in args.expected}
     unexpected = pd.Series(False, index=frame.index)
     variants: dict[str, dict[str, int]] = {}
-    for key, spellings in groups.items():
-        if len(spellings) < 2:
-            continue
+    for spellings in spelling_groups(c for c in frame.columns if is_property(c)):
         used = {s: int(frame[s].notna().sum()) for s in spellings}
-        canonical = expected.get(key) or min(spellings, key=lambda s: (-used[s], s != s.lower(), s))
+        canonical = expected_spelling(spellings, used, args.expected)
         others = [s for s in spellings if s != canonical]
         variants[canonical] = {s: used[s] for s in others}
         unexpected |= frame[others].notna().any(axis=1)
@@ -191,6 +71,7 @@ def property_names(check: CheckResult, args: PropertyNames, table: EventTable, c
     check.details = {"variants": variants}
 
 
+@_PANDAS.runs(ItemsArrays)
 def items_arrays(check: CheckResult, args: ItemsArrays, table: EventTable, context: RuleContext, on: str) -> None:
     frame = table.events
     if ITEMS_TYPE not in frame.columns:
@@ -209,10 +90,6 @@ def items_arrays(check: CheckResult, args: ItemsArrays, table: EventTable, conte
 
 
 _UNIT_LIMITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
-
-
-#: text that is a JSON number, with JSON's whitespace around it (the same test runs in SQL)
-JSON_NUMBER = r"[ \t\n\r]*-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?[ \t\n\r]*"
 
 
 def numbers(values: pd.Series) -> pd.Series:
@@ -257,6 +134,7 @@ def _units(values: pd.Series, converted: pd.Series) -> pd.Series:
     return units
 
 
+@_PANDAS.runs(TimestampUnit)
 def timestamps_in_unit(check: CheckResult, args: TimestampUnit, table: EventTable, context: RuleContext,
                        on: str) -> None:
     frame = table.items if on == ITEMS else table.events
@@ -278,6 +156,7 @@ def _person(frame: pd.DataFrame) -> pd.Series:
     return person.where(customer.notna(), "a:" + anonymous.astype(object).where(anonymous.notna(), "").astype(str))
 
 
+@_PANDAS.runs(EventsFollow)
 def events_follow(check: CheckResult, args: EventsFollow, table: EventTable, context: RuleContext, on: str) -> None:
     frame = table.events
     if _lacks(check, frame, args.key, table, context):
@@ -310,6 +189,7 @@ def events_follow(check: CheckResult, args: EventsFollow, table: EventTable, con
     check.details = {k: int(v) for k, v in counts.items()}
 
 
+@_PANDAS.runs(CountedOnce)
 def counted_once(check: CheckResult, args: CountedOnce, table: EventTable, context: RuleContext, on: str) -> None:
     frame = table.events
     if _lacks(check, frame, args.column, table, context):
@@ -333,13 +213,4 @@ def counted_once(check: CheckResult, args: CountedOnce, table: EventTable, conte
         check.message += f"; {orders:,} orders, {args.value_column} counted twice: {plain(round(doubled, 2)):,}"
 
 
-RULES: dict[str, tuple[type[_Arguments], Callable[..., None]]] = {
-    "expect_property_names_to_be_consistent": (PropertyNames, property_names),
-    "expect_items_to_be_arrays": (ItemsArrays, items_arrays),
-    "expect_timestamps_to_be_in_unit": (TimestampUnit, timestamps_in_unit),
-    "expect_events_to_follow": (EventsFollow, events_follow),
-    "expect_orders_to_be_counted_once": (CountedOnce, counted_once),
-}
-
-__all__ = ["RULES", "RuleContext", "run_rule", "new_check", "settle", "conclude", "validate_rule", "normal_key",
-           "numbers", "timestamp_units", "to_seconds", "JSON_NUMBER"]
+__all__ = ["run_rule", "numbers", "timestamp_units", "to_seconds"]

@@ -1,35 +1,38 @@
-"""reconcile's rules as SQL in the shop database, with the results of :mod:`.rules` in pandas.
+"""reconcile's rules as SQL in the shop database, with the results of :mod:`.pandas`.
 
 With the events in a database (``checks.engine = "database"``), each rule on events is one
 aggregate query and one query for its first offenders, on the events query of its event name
-(:meth:`.in_database.EventsQuery.events`); no event is read into Python. The meanings are
-those of the pandas rules, spelled once per dialect in :mod:`.in_database`:
+(:meth:`reconcile.checks.sql.events.EventsQuery.events`); no event is read into Python. The
+meanings are those of the pandas rules, spelled once per dialect in
+:mod:`reconcile.checks.sql.dialects`:
 
-* a number is a JSON number, or text that is one (:func:`.rules.numbers`); true is not;
+* a number is a JSON number, or text that is one (:func:`.pandas.numbers`); true is not;
 * values compared as keys (order ids, cart ids, people) are text as pandas prints them, compared
   by code point (PostgreSQL ``COLLATE "C"``, MariaDB ``utf8mb4_bin``);
 * of repeated orders, the first is the earliest, ties going to the smaller event_id, then value.
 
 Property names and timestamp units also run on line items (``on = "items"``), on the items
-exploded in SQL (:meth:`.in_database.EventsQuery.items`). Rules on columns whose names are not
-plain identifiers stay in memory (:func:`runs_in_database`).
+exploded in SQL (:meth:`reconcile.checks.sql.events.EventsQuery.items`). Rules on columns whose
+names are not plain identifiers stay in memory (:func:`runs_in_database`). Counts and first
+offenders come from one pass per rule (:func:`_tally`), because the joins and rankings the
+rules need are the expensive part and computing them twice would double a rule's cost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
-from .gx import plain
-from .in_database import _PLAIN, EventsQuery
-from .model import EVENTS, CheckResult, Expectation
-from .rules import (RULES, CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, TimestampUnit,
-                    _could_not, conclude, new_check, normal_key, settle)
+from ..flatten import BASE_COLUMNS, ITEM_BASE, ITEMS, ITEMS_TYPE, items_in_text
+from ..gx import plain
+from ..sql.events import EventsQuery
+from ..sql.plan import plain_identifier
+from ..model import EVENTS, CheckResult, Expectation
+from . import (CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable, TimestampUnit,
+               arguments, conclude, could_not, expected_spelling, is_property, new_check, settle, spelling_groups)
 
 #: offending rows read per rule: enough for the event ids (max_ids, 4 rows each) and samples
 _OFFENDERS = 500
-_NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS_TYPE, "item_index"}
 _ON_ITEMS_TOO = {"expect_property_names_to_be_consistent", "expect_timestamps_to_be_in_unit"}
 
 
@@ -37,18 +40,16 @@ def runs_in_database(expectation: Expectation) -> bool:
     """Whether a rule runs as SQL: on events, naming only plainly spelled columns."""
     if not expectation.rule or expectation.type not in _IN_DATABASE:
         return False
-    arguments = RULES[expectation.type][0](**expectation.kwargs)
-    columns = [getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)]
-    return all(_PLAIN.match(c) and c not in (ITEMS, ITEMS_TYPE) for c in columns)
+    return all(plain_identifier(c) and c not in (ITEMS, ITEMS_TYPE) for c in arguments(expectation).columns())
 
 
 def run_rule_in_database(expectation: Expectation, query: EventsQuery, event: str, context: RuleContext
                          ) -> CheckResult:
-    arguments = RULES[expectation.type][0](**expectation.kwargs)
-    check = new_check(expectation, arguments)
+    args = arguments(expectation)
+    check = new_check(expectation, args)
     on = expectation.on if expectation.type in _ON_ITEMS_TOO else EVENTS
-    _IN_DATABASE[expectation.type](check, arguments, _Events(query, event, on), context)
-    return settle(check, arguments)
+    _IN_DATABASE[expectation.type](check, args, _Events(query, event, on), context)
+    return settle(check, args)
 
 
 class _Events:
@@ -93,7 +94,7 @@ class _Events:
         return self.json.seconds(self.number("timestamp"))
 
     def person(self) -> str:
-        """customer_id, else anonymous_id, as :func:`.rules._person` spells it."""
+        """customer_id, else anonymous_id, as :func:`.pandas._person` spells it."""
         json = self.json
         return json.binary(f"COALESCE({json.concat(json.literal('c:'), 'e.customer_id')}, "
                            f"{json.concat(json.literal('a:'), 'COALESCE(e.anonymous_id, ' + json.literal('') + ')')})")
@@ -128,12 +129,12 @@ def _tally(events: _Events, rows: str, group: str, sums: list[str], keep: list[s
 
 
 def _lacks(check: CheckResult, groups: dict[Any, _Group], column: str, events: _Events, context: RuleContext) -> bool:
-    """As :func:`.rules._lacks`: a column no row has fails the rule, unless there are no rows.
+    """As :func:`.pandas._lacks`: a column no row has fails the rule, unless there are no rows.
     The groups' first sum counts the rows that have the column."""
     if sum(g.sums[0] for g in groups.values()):
         return False
     if groups:
-        _could_not(check, f"the {events.event} {events.noun} have no {column}")
+        could_not(check, f"the {events.event} {events.noun} have no {column}")
     else:
         conclude(check, 0, 0, [], [], context)
     return True
@@ -152,24 +153,20 @@ def _sample(number: Any, text_value: Any) -> Any:
 
 # --------------------------------------------------------------------------- the rules
 
+_IN_DATABASE = RuleTable()
 
+
+@_IN_DATABASE.runs(PropertyNames)
 def property_names(check: CheckResult, args: PropertyNames, events: _Events, context: RuleContext) -> None:
     json = events.json
     join, key, is_null = json.keys(events.p)
     found = events.fetch(f"SELECT {key}, SUM(CASE WHEN {is_null} THEN 0 ELSE 1 END) "
                          f"FROM {events.source()}{join} GROUP BY {key}")
-    excluded = _NOT_PROPERTIES | ({ITEMS} if events.on == EVENTS else set())   # events' items are not a property
-    used = {str(k): int(n or 0) for k, n in found
-            if str(k) not in excluded and not str(k).startswith(("properties.", "item."))}
-    groups: dict[str, list[str]] = {}
-    for spelling in sorted(used):
-        groups.setdefault(normal_key(spelling), []).append(spelling)
-    expected = {normal_key(name): name for name in args.expected}
+    excluded = ITEMS if events.on == EVENTS else None   # an event's items are not a property
+    used = {str(k): int(n or 0) for k, n in found if is_property(str(k)) and str(k) != excluded}
     variants: dict[str, dict[str, int]] = {}
-    for group, spellings in groups.items():
-        if len(spellings) < 2:
-            continue
-        canonical = expected.get(group) or min(spellings, key=lambda s: (-used[s], s != s.lower(), s))
+    for spellings in spelling_groups(sorted(used)):
+        canonical = expected_spelling(spellings, used, args.expected)
         variants[canonical] = {s: used[s] for s in spellings if s != canonical}
     others = [s for found_ in variants.values() for s in found_]
     unexpected = " OR ".join(f"({json.sent(events.p, s)})" for s in others) or "1 = 0"
@@ -181,6 +178,7 @@ def property_names(check: CheckResult, args: PropertyNames, events: _Events, con
     check.details = {"variants": variants}
 
 
+@_IN_DATABASE.runs(ItemsArrays)
 def items_arrays(check: CheckResult, args: ItemsArrays, events: _Events, context: RuleContext) -> None:
     json = events.json
     rows = (f"SELECT e.event_id AS event_id, {events.guarded(json.items_kind(events.p))} AS kind, "
@@ -207,6 +205,7 @@ def _string_kind(raw: str) -> str:
     return "string" if items_in_text(raw) is not None else "other"
 
 
+@_IN_DATABASE.runs(TimestampUnit)
 def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events, context: RuleContext) -> None:
     rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS t, {events.number(args.column)} AS n, "
             f"{events.present(args.column)} AS has FROM {events.source()}")
@@ -223,6 +222,7 @@ def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events,
     check.details = dict(sorted(present.items(), key=lambda item: -item[1]))
 
 
+@_IN_DATABASE.runs(EventsFollow)
 def events_follow(check: CheckResult, args: EventsFollow, events: _Events, context: RuleContext) -> None:
     key = events.text(args.key)
     mine = (f"SELECT e.event_id AS event_id, {key} AS k, {events.person()} AS person, {events.seconds()} AS ts, "
@@ -250,6 +250,7 @@ def events_follow(check: CheckResult, args: EventsFollow, events: _Events, conte
     check.details = {reasons[r]: n for r, n in sorted(counts.items(), key=lambda item: -item[1]) if r != "ok"}
 
 
+@_IN_DATABASE.runs(CountedOnce)
 def counted_once(check: CheckResult, args: CountedOnce, events: _Events, context: RuleContext) -> None:
     json = events.json
     rows = (f"SELECT e.event_id AS event_id, {events.text(args.column)} AS k, {events.seconds()} AS ts, "
@@ -272,13 +273,5 @@ def counted_once(check: CheckResult, args: CountedOnce, events: _Events, context
     if copies.rows:
         check.message += f"; {orders:,} orders, {args.value_column} counted twice: {plain(doubled):,}"
 
-
-_IN_DATABASE: dict[str, Callable[..., None]] = {
-    "expect_property_names_to_be_consistent": property_names,
-    "expect_items_to_be_arrays": items_arrays,
-    "expect_timestamps_to_be_in_unit": timestamps_in_unit,
-    "expect_events_to_follow": events_follow,
-    "expect_orders_to_be_counted_once": counted_once,
-}
 
 __all__ = ["runs_in_database", "run_rule_in_database"]

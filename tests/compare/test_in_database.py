@@ -33,7 +33,7 @@ from reconcile.customerio import MemoryMembership
 from reconcile.sandbox import Sandbox, Workspace
 from reconcile.shop import open_engine, run_truth
 from conftest import role_without_temporary
-from test_audit_end_to_end import assert_matches_record
+from demo_project import assert_matches_record
 
 AS_OF = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
 

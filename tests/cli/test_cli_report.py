@@ -8,12 +8,10 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from reconcile.checks import SHIPPED_SUITES
 from reconcile.cli import main
 from reconcile.demo import build_demo
 from reconcile.report.history import History, history_key
@@ -21,7 +19,8 @@ from reconcile.report import EMAIL_BODY_LIMIT, body_size
 from reconcile.sandbox import Sandbox, Workspace
 
 from smtp import free_port, smtp_server
-from test_report import EXTERNAL
+from demo_project import email_section, write_config
+from built_runs import EXTERNAL
 
 AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 SEGMENT = "purchased_30d_email_consent"
@@ -35,25 +34,6 @@ def shop(tmp_path_factory):
     demo = build_demo(url, as_of=AS_OF, seed=7, customers=1500)
     with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
         yield url, sandbox.url, demo.api_key
-
-
-def write_config(folder: Path, shop, email: str = "") -> Path:
-    """The demo's config.toml pointed at this shop and sandbox, plus an optional [email] section."""
-    url, base_url, api_key = shop
-    text = resources.files("reconcile.demo").joinpath("config.toml").read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^url = ".*"$', f'url = "{url}"', text, count=1)
-    text = re.sub(r'(?m)^base_url = ".*"$', f'base_url = "{base_url}"', text, count=1)
-    text = re.sub(r'(?m)^app_api_key = ".*"', f'app_api_key = "{api_key}"', text, count=1)
-    text = re.sub(r'(?m)^suites = ".*"$', f'suites = "{SHIPPED_SUITES}"', text, count=1)  # [checks], from anywhere
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(text + email, encoding="utf-8")
-    return path
-
-
-def email_section(port: int, send: str = "always") -> str:
-    return (f'\n[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nstarttls = false\n'
-            f'from = "reconcile@shop.example"\nto = ["retention@shop.example"]\nsend = "{send}"\n')
 
 
 def test_check_json_is_the_results_on_stdout(shop, tmp_path, capsys):

@@ -16,8 +16,8 @@ from reconcile.shop.lookup import lookup_people
 from reconcile.errors import DatabaseError
 from reconcile.shop import open_engine
 
-from stage import config_text, fast_retries, sandbox, stage  # noqa: F401 (fixtures)
-from test_truth import build_shop, customers
+from known_stage import config_text, fast_retries, sandbox, stage  # noqa: F401 (fixtures)
+from known_shop import build_shop, customers
 
 AS_OF = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 SLOW = {

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from reconcile.cli.screens import gate_screen, progress_display, wants_progress
 
-from runs import Spec, make_run, weekly
+from built_runs import Spec, make_run, weekly
 
 
 class Stream(io.StringIO):

@@ -19,7 +19,7 @@ import pytest
 from reconcile.cli import main
 
 from smtp import free_port, smtp_server
-from stage import (BUILDING, BUYERS, EMPTY, FIRST_THREE, KEY, config_text, fast_retries, sandbox,  # noqa: F401
+from known_stage import (BUILDING, BUYERS, EMPTY, FIRST_THREE, KEY, config_text, fast_retries, sandbox,  # noqa: F401
                    segment_line, stage, write_config)
 
 DB_PASSWORD = "db-pw-Qm3Tn8Vy"

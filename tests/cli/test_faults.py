@@ -20,7 +20,7 @@ import pytest
 
 from reconcile.cli import main
 
-from stage import EXPECTED, KEY, PEOPLE, config_text, fast_retries, sandbox, small_pages, stage  # noqa: F401
+from known_stage import EXPECTED, KEY, PEOPLE, config_text, fast_retries, sandbox, small_pages, stage  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_retries", "small_pages")
 

@@ -8,12 +8,16 @@ formulas, long unbroken words) are in the titles and evidence on purpose.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pandas as pd
 
 from reconcile.results import DISCREPANCY_COLUMNS, RunResult, SegmentResult, Status, worst
+
+#: what a self-contained report (a page, an email body) must never contain: a reference to the outside
+EXTERNAL = re.compile(r"""(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:https?:|//)|url\(|@import|<script|<link|<iframe""", re.I)
 
 HOSTILE_TITLE = "Cart <script>alert(1)</script> abandoners & co"
 LONG_WORD = "x" * 140

@@ -20,7 +20,7 @@ from reconcile.checks.sql import plan
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 
-from checks_fixtures import load_events
+from known_events import load_events
 from conftest import role_without_temporary
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)

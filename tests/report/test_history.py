@@ -18,7 +18,7 @@ from reconcile.report.history import History, history_key
 from reconcile.report import write_outputs
 from reconcile.cli.screens import history_table
 
-from runs import make_run, standard_specs, weekly
+from built_runs import make_run, standard_specs, weekly
 
 FIRST = "purchased_30d_email_consent"
 

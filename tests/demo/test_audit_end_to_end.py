@@ -21,29 +21,9 @@ from reconcile.demo import build_demo
 from reconcile.demo.runner import demo_config
 from reconcile.sandbox import Sandbox, Workspace
 
+from demo_project import assert_matches_record
+
 AS_OF = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
-
-
-def person_key(row: dict) -> str:
-    """The record's key for a differing person: the id, or cio:<cio_id> when there is none."""
-    return row["id"] if row["id"] else f"cio:{row['cio_id']}"
-
-
-def assert_matches_record(results: dict, rows: list[dict], record: dict) -> None:
-    for segment in results["segments"]:
-        expected = record["segments"][segment["name"]]
-        assert segment["status"] in ("pass", "fail"), segment
-        assert segment["error"] is None
-        assert segment["truth_count"] == len(expected["truth"]), segment["name"]
-        assert segment["customerio_count"] == len(expected["customerio"]), segment["name"]
-        assert segment["matched"] == expected["matched"], segment["name"]
-        assert segment["missing_in_customerio"] == len(expected["missing_in_customerio"]), segment["name"]
-        assert segment["extra_in_customerio"] == len(expected["extra_in_customerio"]), segment["name"]
-        differing = len(expected["missing_in_customerio"]) + len(expected["extra_in_customerio"])
-        assert segment["mismatch_rate"] == pytest.approx(differing / len(expected["truth"]))
-        for side in ("missing_in_customerio", "extra_in_customerio"):
-            people = sorted(person_key(r) for r in rows if r["segment"] == segment["name"] and r["side"] == side)
-            assert people == sorted(expected[side]), (segment["name"], side)
 
 
 def test_demo_command_reports_exactly_what_the_generator_injected(tmp_path, capsys):

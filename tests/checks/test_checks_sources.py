@@ -18,9 +18,9 @@ from reconcile.results import Status
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 
-from checks_fixtures import Problems, load_events, make_events, write_jsonl
+from known_events import Problems, load_events, make_events, write_jsonl
 
-SUITES = Path(__file__).resolve().parent.parent / "checks"
+SUITES = Path(__file__).resolve().parents[2] / "checks"
 PROBLEMS = Problems(duplicate_orders=3, product_id_drift=4, items_as_string=5, milliseconds=6, checkout_without_cart=7)
 STREAM = make_events(300, PROBLEMS)
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)

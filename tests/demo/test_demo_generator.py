@@ -28,7 +28,7 @@ from reconcile.compare.diff import diff_segment
 from reconcile.identity import normalize_email
 from reconcile.shop import open_engine, run_truth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=timezone.utc)   # sub-second on purpose
 SEGMENTS = demo_segments()
 

@@ -20,7 +20,7 @@ from reconcile.checks.rules.sql import runs_in_database
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 
-from checks_fixtures import load_events
+from known_events import load_events
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
 T = int(AS_OF.timestamp()) - 86400

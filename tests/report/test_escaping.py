@@ -20,7 +20,7 @@ from reconcile.sandbox import Sandbox, Workspace
 
 from browser import Chromium
 from smtp import smtp_server
-from stage import config_text
+from known_stage import config_text
 
 KEY = "escaping-key"
 SCRIPT = "<script>window.__pwned='script'</script>"

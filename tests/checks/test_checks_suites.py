@@ -16,7 +16,7 @@ from reconcile.cli import main
 from reconcile.config import parse_config
 from reconcile.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = """
 [database]
 url = "sqlite:///shop.db"

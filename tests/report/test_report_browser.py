@@ -16,7 +16,7 @@ from reconcile.report.history import History
 from reconcile.report import render_email_body, write_outputs
 
 from browser import ARTIFACTS, Chromium
-from runs import make_run, standard_specs, weekly
+from built_runs import make_run, standard_specs, weekly
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from reconcile.errors import DeliveryError
 from reconcile.report.history import History
 from reconcile.report import EMAIL_BODY_LIMIT, write_outputs
 
-from runs import Spec, make_run, standard_specs, weekly
+from built_runs import Spec, make_run, standard_specs, weekly
 from smtp import free_port, smtp_server
-from test_report import EXTERNAL
+from built_runs import EXTERNAL
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 

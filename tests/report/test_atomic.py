@@ -18,7 +18,7 @@ import reconcile.report.files
 from reconcile.cli import main
 from reconcile.report.history import History, history_key
 
-from stage import fast_retries, sandbox, stage, write_config  # noqa: F401 (fixtures)
+from known_stage import fast_retries, sandbox, stage, write_config  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from sqlalchemy import create_engine, text
 
-from checks_fixtures import Problems, load_events, make_events
+from known_events import Problems, load_events, make_events
 from reconcile.cli import main
 from reconcile.sandbox import Sandbox, Workspace
 

@@ -26,6 +26,7 @@ from .diagnose.identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
 from .results import RunResult, SegmentResult, decide
 from .shop import open_engine
+from .shop.mapping import check_mapped_columns
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,28 @@ def select_segments(config: Config, names: Sequence[str] | None) -> list[Segment
 
 
 def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequence[str] | None = None,
-              client: CustomerIOClient | None = None, progress: Progress | None = None) -> RunResult:
-    """Reconcile the selected segments; never raises for a segment that cannot be compared."""
+              client: CustomerIOClient | None = None, progress: Progress | None = None,
+              only_suites: Sequence[str] | None = None) -> RunResult:
+    """Reconcile the selected segments; never raises for a segment that cannot be compared.
+
+    ``only_suites``: run just these data-quality suites (the pre-launch gate runs the ones its
+    segment lists); None runs every suite."""
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
     # validated up front: a malformed suite stops the run before it starts (exit 2); without
     # [checks], Great Expectations is never imported
     suites = suites_for(config.checks, config.path.parent) if config.checks is not None else None
+    if suites is not None:
+        check_segment_suites(config, suites)
+        if only_suites is not None:
+            suites = [suite for suite in suites if suite.name in set(only_suites)] or None
     progress = progress or Progress()
     client = client or client_from_settings(config.customerio)
     engine = open_engine(config.database)
     run = RunResult(as_of=as_of, config_path=str(config.path), segments=[], started_at=started)
     try:
+        check_mapped_columns(config, chosen, engine, as_of)   # a misspelled mapping stops the run (exit 2)
         for segment in chosen:
             progress.segment_started(segment)
             result = reconcile_segment(config, segment, as_of, client, engine, progress)
@@ -79,6 +89,16 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
         engine.dispose()
     run.finished_at = datetime.now(timezone.utc)
     return run
+
+
+def check_segment_suites(config: Config, suites) -> None:
+    """Every suite a segment lists (``segments[i].checks``) exists; a ConfigError (exit 2) names the first that does not."""
+    names = [suite.name for suite in suites]
+    for i, segment in enumerate(config.segments):
+        for j, name in enumerate(segment.checks):
+            if name not in names:
+                raise ConfigError(f"{config.path.name}: segments[{i}].checks[{j}]: no suite named \"{name}\" in "
+                                  f"{config.checks.suites.name}/ (the suites: {', '.join(names)})")
 
 
 def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,
@@ -109,7 +129,9 @@ def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, c
                 try:
                     diagnosis = diagnose_segment(diff, truth.people, membership, segment, config.identity_key, as_of,
                                                  client, engine, config.diagnosis)
+                    result.diagnosis_complete = True
                 except CompareError as exc:   # the comparison stands; only the explanation is incomplete
+                    result.diagnosis_complete, result.diagnosis_error = False, str(exc)
                     result.warnings.append(f"the diagnosis could not run: {exc}")
                 result.seconds["diagnosis"] = clock() - diagnosis_started
             result.seconds["total"] = clock() - started
@@ -146,4 +168,4 @@ def _apply_diff(result: SegmentResult, diff: SegmentDiff, segment: SegmentConfig
     result.discrepancies = diff.discrepancies(segment.name)
 
 
-__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments"]
+__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "check_segment_suites"]

@@ -148,8 +148,15 @@ class SegmentResult:
     mismatch_rate_excluding_window_edge: float | None = None
     verdict_rate: str = "mismatch_rate"                 # which rate the status was decided on
     identity_health: dict[str, int] = field(default_factory=dict)
+    diagnosis_complete: bool | None = None              # None: the diagnosis is off (or nothing was compared)
+    diagnosis_error: str | None = None                  # why it is incomplete: its causes are missing
     identity_people: dict = field(default_factory=dict, repr=False, compare=False)   # sets, for the run's union
     discrepancies: "pd.DataFrame | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def diagnosis_incomplete(self) -> bool:
+        """The diagnosis was asked for and could not run: causes are missing, not absent."""
+        return self.diagnosis_complete is False
 
     @property
     def differing(self) -> int:

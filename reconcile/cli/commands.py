@@ -7,6 +7,7 @@ audit's exit code is its verdict's (:func:`exit_code_for`).
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
     from ..report import History, write_outputs
-    from .screens import progress_display, summary, wants_progress
+    from .screens import progress_display, wants_progress
 
     config = load_config(args.config)
     settings = _email_settings(config) if args.email else None
@@ -42,15 +43,14 @@ def run(args: argparse.Namespace) -> int:
     with progress_display(wants_progress(args.quiet)) as progress:
         result = run_audit(config, as_of=args.as_of, segments=args.segments, progress=progress)
     out = write_outputs(result, out, history=history)
-    if not args.quiet:
-        print(summary(result, out))
+    _print_summary(result, out, args.quiet)
     _deliver(result, out, settings, history, args.quiet)
     return exit_code_for(result)
 
 
 def demo(args: argparse.Namespace) -> int:
     from ..demo.runner import demo_email_settings, demo_history, run_demo
-    from .screens import progress_display, summary, wants_progress
+    from .screens import progress_display, wants_progress
 
     settings = None
     if args.config and not args.email:
@@ -63,8 +63,8 @@ def demo(args: argparse.Namespace) -> int:
     with progress_display(wants_progress(args.quiet)) as progress:
         result, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers, out=out,
                                progress=progress, history=history)
+    _print_summary(result, out, args.quiet)
     if not args.quiet:
-        print(summary(result, out))
         print("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
     _deliver(result, out, settings, history, args.quiet)
     return exit_code_for(result)
@@ -78,14 +78,16 @@ def gate(args: argparse.Namespace) -> int:
     from .screens import gate_screen, progress_display, wants_progress
 
     config = load_config(args.config)
+    suites = config.segment(args.segment).checks if args.segment in {s.name for s in config.segments} else ()
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
-        result = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress)
-    if args.out:
-        write_outputs(result, args.out, history=History.for_config(config, args.out.parent))
+        result = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress, only_suites=suites)
+    out = write_outputs(result, args.out, history=History.for_config(config, args.out.parent)) if args.out else None
     if args.json:
         print(results_json(result), end="")
     elif not args.quiet:
-        print(gate_screen(result))
+        print(gate_screen(result, suites=suites, out=out))
+    else:
+        _print_summary(result, out, quiet=True)
     return exit_code_for(result)
 
 
@@ -135,6 +137,17 @@ def segments(args: argparse.Namespace) -> int:
         shown = f"{count:,}" if count is not None else "building"
         print(f"{id_:>6}  {kind:<8} {state:<14} {shown:>10}  {name}")
     return ExitCode.PASS
+
+
+def _print_summary(result: RunResult, out: Path, quiet: bool) -> None:
+    """The summary on stdout; with ``--quiet`` only what must not go unseen, on stderr."""
+    from .screens import quiet_notes, summary
+
+    if not quiet:
+        print(summary(result, out))
+        return
+    for line in quiet_notes(result):
+        print(line, file=sys.stderr)
 
 
 def _email_settings(config):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from ..audit import Progress
-from ..report.summary import (causes, checks_verdict, format_count, format_percent, format_points, segment_severity,
-                              verdict_line)
+from ..report.summary import (causes, checks_verdict, diagnosis_incomplete, format_count, format_percent,
+                              format_points, incomplete_diagnoses, segment_severity, verdict_line)
 from ..results import CheckResult, CheckSeverity, RunResult, Status, worst
 
 
@@ -73,8 +73,10 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def gate_screen(run: RunResult, worst_causes: int = 4) -> str:
-    """The pre-launch verdict for one segment, on one screen."""
+def gate_screen(run: RunResult, worst_causes: int = 4, *, suites: Sequence[str] = (), out: Path | None = None) -> str:
+    """The pre-launch verdict for one segment, on one screen: its diff, the checks of the suites it
+    lists (``suites``), and one verdict that agrees with the exit code. ``out``: where the report
+    was written, if it was."""
     lines = []
     for s in run.segments:
         lines.append(f"{s.status.upper():<5}  {s.title or s.name}")
@@ -82,7 +84,7 @@ def gate_screen(run: RunResult, worst_causes: int = 4) -> str:
                      f"as of {run.as_of:%Y-%m-%d %H:%M} UTC")
         lines.append("")
         if s.error:
-            lines += [f"  Could not compare: {s.error}", "", "  No verdict: do not launch until the segment can be compared."]
+            lines += [f"  Could not compare: {s.error}", ""]
             continue
         differing = s.missing_in_customerio + s.extra_in_customerio
         rate = format_percent(s.mismatch_rate)
@@ -99,18 +101,47 @@ def gate_screen(run: RunResult, worst_causes: int = 4) -> str:
                 if cause.fix:
                     lines.append(f"    {'':<17}  fix: {cause.fix}")
             if len(found) > worst_causes:
-                lines.append(f"    … and {len(found) - worst_causes} more causes in the report")
+                more = found[worst_causes:]
+                where = f"in {out / 'report.html'}" if out else \
+                    f"({', '.join(c.cause for c in more)}; --json has them all)"
+                lines.append(f"    … and {len(more)} more {'cause' if len(more) == 1 else 'causes'} {where}")
         for warning in s.warnings:
             lines.append(f"  warning: {warning}")
         lines.append("")
-        if s.status == Status.PASS:
-            lines.append("  Safe to launch: the segment holds the people the shop says it should, within tolerance.")
-        else:
-            severity = segment_severity(s)
-            lines.append("  Do not launch: the campaign would reach the wrong people"
-                         + (f" (worst: {severity})." if severity else "."))
-    lines += ["", verdict_line(run)]
+    lines += _gate_checks(run, suites)
+    lines += [_gate_decision(run), "", verdict_line(run)]
     return "\n".join(lines)
+
+
+def _gate_checks(run: RunResult, suites: Sequence[str]) -> list[str]:
+    """The data quality the gate decided on: the suites the segment lists, or a note that it lists none."""
+    if not suites:
+        return ["  Data quality: this segment lists no suites (segments[].checks), so none is part of this gate.", ""]
+    shown = [c for c in run.checks if c.status == Status.ERROR or c.blocking]
+    lines = [f"  Data quality of its suites ({', '.join(suites)}): {len(run.checks)} expectations, "
+             f"{checks_verdict(run.checks).lstrip('; ') or 'all met'}."]
+    lines += [f"    {'ERROR' if c.status == Status.ERROR else 'FAIL':<5} {c.suite}: {c.expectation}"
+              f"{f'({c.column})' if c.column else ''}: {c.message}" for c in shown[:6]]
+    if len(shown) > 6:
+        lines.append(f"    … {len(shown) - 6} more")
+    return lines + [""]
+
+
+def _gate_decision(run: RunResult) -> str:
+    """One sentence, from the run's status: the same verdict as the exit code."""
+    if run.status == Status.PASS:
+        return "  Safe to launch: the segment holds the people the shop says it should, within tolerance."
+    if run.status == Status.ERROR:
+        return "  No verdict: do not launch until the segment (and its suites) can be compared."
+    reasons = []
+    for s in run.segments:
+        if s.status == Status.FAIL:
+            severity = segment_severity(s)
+            reasons.append("the campaign would reach the wrong people" + (f" (worst: {severity})" if severity else ""))
+    blocking = sum(1 for c in run.checks if c.blocking)
+    if blocking:
+        reasons.append(f"{blocking} critical data-quality {'check' if blocking == 1 else 'checks'} of its suites failed")
+    return "  Do not launch: " + "; ".join(reasons) + "."
 
 
 def summary(run: RunResult, out: Path | None) -> str:
@@ -135,8 +166,15 @@ def summary(run: RunResult, out: Path | None) -> str:
             {c for s in run.segments for c, v in (s.causes or {}).items() if v["severity"] == severity})))
     where = f"; report: {out / 'report.html'}" if out else ""
     lines.append(f"{run.status.upper()}: {run.count(Status.FAIL)} failed, {run.count(Status.ERROR)} could not be "
-                 f"compared, {run.count(Status.PASS)} passed{checks_verdict(run.checks)}{where}")
+                 f"compared, {run.count(Status.PASS)} passed{checks_verdict(run.checks)}{diagnosis_incomplete(run)}{where}")
     return "\n".join(lines)
+
+
+def quiet_notes(run: RunResult) -> list[str]:
+    """What ``--quiet`` still prints (on standard error, as cron mails it): an incomplete diagnosis,
+    whose missing causes no exit code shows."""
+    return [f"reconcile: warning: segment {s.name}: diagnosis incomplete: {s.diagnosis_error}"
+            for s in incomplete_diagnoses(run)]
 
 
 def check_lines(checks: list[CheckResult], limit: int = 12) -> list[str]:

@@ -99,11 +99,18 @@ def _segment(file: Path, index: int, table: Any) -> SegmentConfig:
         lookup_sql=section.get("lookup_sql", nonempty, None),
         diff=section.get("diff", one_of(*DIFF_MODES), None),
         membership=section.get("membership", one_of(*MEMBERSHIP_MODES), None),
+        checks=section.get("checks", _names, ()),
     )
     if segment.tolerance > 1:
         section.fail(f"is a share between 0 and 1, got {segment.tolerance:g}", "tolerance")
     section.finish()
     return segment
+
+
+def _names(section: Section, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        section.fail(f"expected a list of suite names, got {show(value)}", key)
+    return tuple(nonempty(section, f"{key}[{i}]", item).strip() for i, item in enumerate(value))
 
 
 def _compare(section: Section, key: str, value: Any) -> tuple[tuple[str, str], ...]:
@@ -220,6 +227,8 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     segments = tuple(_segment(file, i, table) for i, table in enumerate(raw_segments))
     seen: dict[str, int] = {}
     for i, segment in enumerate(segments):
+        if segment.checks and checks is None:
+            raise ConfigError(f"{file.name}: segments[{i}].checks: names suites, but there is no [checks] section")
         if segment.name in seen:
             raise ConfigError(f"{file.name}: segments[{i}].name: \"{segment.name}\" is already used by "
                               f"segments[{seen[segment.name]}]; segment names must be unique")

@@ -56,6 +56,7 @@ class SegmentConfig:
     lookup_sql: str | None = None                # the shop lookup for extra people (else diagnosis.lookup_sql)
     diff: str | None = None                      # "memory" or "database"; None: the config's top-level diff
     membership: str | None = None                # "pages", "export" or "auto"; None: customerio.membership
+    checks: tuple[str, ...] = ()                 # the suites that feed it: `reconcile check` gates on these only
 
     @property
     def label(self) -> str:

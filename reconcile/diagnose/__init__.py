@@ -1,6 +1,7 @@
 """Why each differing person differs: one primary cause, its evidence and a severity.
 
     people.py           the sample, and each person seen from both sides (profiles, shop rows)
+    id_format.py        one customer under two spellings of the key (missing and extra at once)
     causes.py           the ordered causes; the first that fits wins (the README's table)
     evidence.py         one attribute compared across the two sides, in words
     identity_health.py  how well people are identified, over the whole membership
@@ -24,6 +25,8 @@ from ..results import SegmentResult, Severity
 from ..shop.database import Window
 from ..shop.lookup import lookup_people
 from .causes import EVIDENCE_COLUMNS, Context, PersonCause, classify
+from .evidence import missing
+from .id_format import format_twins
 from .identity_health import counts, idless_emails, identity_people, members_columns
 from .people import Person, attach_shop, read_profiles, sample_positions, sampled_people
 
@@ -56,18 +59,37 @@ def diagnose_segment(diff, truth_people: pd.DataFrame, membership, segment: Segm
     positions = sample_positions(total, settings.max_people)
     members = members_columns(membership)   # Arrow columns: no Python object per member
     people = sampled_people(diff.missing, diff.extra, positions)
+    twins = format_twins(diff.missing, diff.extra, key)
+    for person in people:
+        person.format_twin = twins.get((person.extra, person.key(key) or ""))
     emails = {p.email for p in people if p.email}
     requests = read_profiles(people, client, key)
+    unseen, notes = unseen_attributes(people, segment)
     sql = segment.lookup_sql or settings.lookup_sql
     rows = lookup_people(engine, sql, sorted({p.id for p in people if p.id}), sorted(emails),
                          Window.ending(as_of, segment.window_days)) if sql and people else []
     owners = attach_shop(people, rows, truth_people, key, members)
     ctx = Context(segment=segment, key=key, as_of=as_of, grace=settings.boundary_grace_seconds, lookup=bool(sql),
-                  keyless_emails=idless_emails(members, emails) if key == "id" else set())
+                  keyless_emails=idless_emails(members, emails) if key == "id" else set(), unseen=unseen)
     diagnosis = summarise([classify(p, ctx) for p in people], positions, total)
+    diagnosis.notes[:0] = notes
     diagnosis.identity = identity_people(members, truth_people.index, key, owners)
     diagnosis.requests, diagnosis.seconds = requests, time.perf_counter() - started
     return diagnosis
+
+
+def unseen_attributes(people: list[Person], segment: SegmentConfig) -> tuple[set[str], list[str]]:
+    """The mapped Customer.io attributes that none of the profiles read carries (a misspelled
+    attribute looks exactly like this), and a warning for each."""
+    profiles = [p.profile.get("attributes") or {} for p in people if p.profile is not None]
+    if not profiles:
+        return set(), []
+    unseen = {attribute for _, attribute in segment.compare
+              if not any(not missing(attributes.get(attribute)) for attributes in profiles)}
+    notes = [f"attribute `{attribute}` is on 0 of {len(profiles):,} profiles read: check its spelling "
+             f"([segments.compare] {column} = \"{attribute}\")"
+             for column, attribute in segment.compare if attribute in unseen]
+    return unseen, notes
 
 
 def summarise(found: list[PersonCause], positions: list[int], total: int) -> Diagnosis:

@@ -23,6 +23,7 @@ from ..errors import BadRequest
 from ..identity import normalize_email, normalize_id
 from ..results import SIDES
 from ..shop.database import find_column
+from .id_format import Twin
 from .identity_health import EmailOwners, email_twins
 
 MISSING, EXTRA = SIDES
@@ -39,6 +40,7 @@ class Person:
     email_profile: dict | None = None          # missing people: a profile found by their email
     email_twins: list[str] = field(default_factory=list)   # other members or customers with this email
     shop_email_owner: str | None = None        # the shop customer that has this email
+    format_twin: Twin | None = None            # the other side's spelling of this person's key (id_format)
 
     @property
     def extra(self) -> bool:
@@ -52,6 +54,10 @@ class Person:
         """A column of the shop's row, any case; None when there is no row or no such column."""
         found = find_column(self.shop, column) if self.shop else None
         return self.shop[found] if found is not None else None
+
+    def has_shop_column(self, column: str) -> bool:
+        """Whether the shop's row has the column (any case), with a value or without."""
+        return self.shop is not None and find_column(self.shop, column) is not None
 
     def attribute(self, name: str) -> Any:
         """A Customer.io attribute of the profile, None when there is no profile or no value."""

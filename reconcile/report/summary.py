@@ -34,6 +34,13 @@ CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
         "Attribute out of date in Customer.io",
         "A mapped attribute holds an older or different value than the shop has.",
         "Check the sync job or event that updates this attribute; re-send it for these people."),
+    "id_format": (
+        "Identifier in another format",
+        "An integration changed the identifier's format (leading zeros stripped, a number sent as "
+        "7.0, case or blanks changed), so Customer.io holds the customer as a second person: "
+        "missing under the shop's id, extra under the other.",
+        "Fix the integration to send the identifier exactly as the shop stores it, then merge or "
+        "delete the misspelled profiles."),
     "duplicate_profile": (
         "Duplicate Customer.io profiles",
         "Two or more profiles share one email: the person can get every message twice.",
@@ -56,8 +63,8 @@ CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
         "Delete or suppress these profiles in Customer.io and send deletions as they happen."),
     "window_edge": (
         "On the edge of the time window",
-        "The qualifying event lies within the grace period of the window's edge: timing "
-        "noise between the two clocks, expected.",
+        "The shop's qualifying event lies within the grace period of the window's edge and "
+        "Customer.io has it too: timing noise between the two clocks, expected.",
         "Nothing to fix, unless the count grows."),
     "unexplained": (
         "Not explained yet",
@@ -145,7 +152,20 @@ def verdict_line(run: RunResult) -> str:
         text += f", {critical_checks} critical data-quality {'check' if critical_checks == 1 else 'checks'} failed"
     if unreadable:
         text += f", {unreadable} data-quality {'check' if unreadable == 1 else 'checks'} could not run"
-    return text
+    return text + diagnosis_incomplete(run)
+
+
+def incomplete_diagnoses(run: RunResult) -> list[Any]:
+    """The segments whose diagnosis was asked for and could not run (their causes are missing)."""
+    return [s for s in run.segments if _get(s, "diagnosis_complete") is False]
+
+
+def diagnosis_incomplete(run: RunResult) -> str:
+    """``", diagnosis incomplete"`` (``" (2 of 5 segments)"`` when not all), or empty."""
+    incomplete, total = len(incomplete_diagnoses(run)), len(run.segments)
+    if not incomplete:
+        return ""
+    return ", diagnosis incomplete" + ("" if incomplete == total else f" ({incomplete} of {total} segments)")
 
 
 def checks_verdict(checks: list[CheckResult]) -> str:
@@ -185,4 +205,5 @@ def format_points(delta) -> str:
 
 
 __all__ = ["CAUSE_TEXT", "SEVERITY_TEXT", "Cause", "causes", "segment_severity", "failed_checks", "run_severity",
-           "verdict_line", "checks_verdict", "format_count", "format_percent", "format_points"]
+           "verdict_line", "incomplete_diagnoses", "diagnosis_incomplete", "checks_verdict", "format_count",
+           "format_percent", "format_points"]

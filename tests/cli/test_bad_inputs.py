@@ -90,6 +90,10 @@ CONFIG_ROWS = {
     "segment id not positive": (
         lambda t: t.replace(f"customerio_segment_id = {BUYERS}", "customerio_segment_id = -4"),
         r"config\.toml: segments\[0\]\.customerio_segment_id: expected a positive integer, got -4"),
+    "a mapped column no query returns": (
+        lambda t: t + '[segments.compare]\nemail_consnet = "email_consent"\n',
+        r'config\.toml: segments\[0\]\.compare\.email_consnet: the truth SQL returns no column named "email_consnet" '
+        r"\(and no lookup_sql is configured\); it returns id, email; fix the name or select the column"),
 }
 
 

@@ -16,10 +16,10 @@ import json
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, create_engine
+from sqlalchemy import create_engine
 
 from reconcile.audit import run_audit
 from reconcile.config import parse_config
@@ -29,8 +29,8 @@ from reconcile.diagnose import sample_positions
 from reconcile.report import write_outputs
 from reconcile.sandbox import Sandbox, Workspace
 
-AS_OF = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
-WINDOW_START = AS_OF - timedelta(days=30)
+from known_buyers import (AS_OF, CONFIG, DAY, RECENT, WINDOW_START, base, buyer, customers_table, profile, run_buyers,
+                          seconds)
 
 
 def person_key(row) -> str:
@@ -95,42 +95,6 @@ def test_demo_per_cause_counts_in_results_json_and_csv(demo_run):
 
 # ---------------------------------------------------------------------- each cause on its own
 
-customers = Table("customers", MetaData(),
-                  Column("id", Integer, primary_key=True, autoincrement=False),
-                  Column("email", String(100), nullable=False),
-                  Column("email_consent", Boolean, nullable=False),
-                  Column("last_order_at", DateTime(timezone=True)))
-
-DAY = timedelta(days=1)
-
-
-def seconds(at: datetime) -> str:
-    return str(int(at.timestamp()))
-
-
-def base() -> tuple[list[dict], list[dict]]:
-    """Three buyers who agree on both sides: (shop rows, Customer.io profiles)."""
-    shop = [{"id": i, "email": f"p{i}@shop.test", "email_consent": True, "last_order_at": AS_OF - i * DAY}
-            for i in (1, 2, 3)]
-    profiles = [{"cio_id": f"c{r['id']}", "id": str(r["id"]), "email": r["email"], "member": True,
-                 "attributes": {"email": r["email"], "email_consent": "true",
-                                "last_order_at": seconds(r["last_order_at"])}} for r in shop]
-    return shop, profiles
-
-
-def buyer(at: datetime, consent: bool = True) -> dict:
-    return {"id": 10, "email": "ten@shop.test", "email_consent": consent, "last_order_at": at}
-
-
-def profile(at: datetime | str | None, cio_id: str = "c10", id: str | None = "10", email: str = "ten@shop.test",
-            member: bool = False, consent: str = "true") -> dict:
-    attributes = {"email": email, "email_consent": consent}
-    if at is not None:
-        attributes["last_order_at"] = at if isinstance(at, str) else seconds(at)
-    return {"cio_id": cio_id, "id": id, "email": email, "member": member, "attributes": attributes}
-
-
-RECENT = AS_OF - 5 * DAY
 # cause: (extra shop rows, extra profiles, {person key: (cause, severity, evidence pattern)})
 SCENARIOS = {
     "profile_missing": ([buyer(RECENT)], [], {"10": ("profile_missing", "medium", r"no profile with id 10")}),
@@ -152,51 +116,17 @@ SCENARIOS = {
                     {"10": ("window_edge", "low", r"10 min after the window start")}),
     "unexplained": ([buyer(RECENT)], [profile(RECENT)],
                     {"10": ("unexplained", "medium", r"every mapped attribute agrees")}),
+    "id_format": ([buyer(RECENT)], [profile(RECENT, id="10.0", member=True)],
+                  {"10": ("id_format", "high", r'holds this customer as id "10.0" \(profile c10\), the shop as "10" '
+                                               r'\(a decimal part of zeros\)'),
+                   "10.0": ("id_format", "high", r'id "10.0" is shop customer "10" spelled another way')}),
 }
-
-CONFIG = """
-[database]
-url = "{url}"
-[customerio]
-base_url = "{base_url}"
-app_api_key = "test-key"
-max_retries = 1
-[diagnosis]
-lookup_sql = '''
-SELECT id, email, email_consent, last_order_at FROM customers
-WHERE CAST(id AS CHAR(20)) IN :ids OR LOWER(email) IN :emails
-'''
-[[segments]]
-name = "buyers"
-customerio_segment_id = 5
-window_days = 30
-tolerance = 0.5
-window_column = "last_order_at"
-sql = '''
-SELECT id, email, email_consent, last_order_at FROM customers
-WHERE email_consent AND last_order_at >= :window_start
-'''
-[segments.compare]
-last_order_at = "last_order_at"
-email_consent = "email_consent"
-"""
 
 
 def scenario_run(url: str, cause: str, extra_config: str = "", config_text: str = CONFIG):
     rows, people = base()
     more_rows, more_people, expected = SCENARIOS[cause]
-    engine = create_engine(url)
-    customers.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(customers.insert(), rows + more_rows)
-    engine.dispose()
-    workspace = Workspace("email_or_id")
-    for p in people + more_people:
-        workspace.add_person(p["cio_id"], p["id"], p["email"], p["attributes"])
-    workspace.add_segment(5, "buyers", [p["cio_id"] for p in people + more_people if p["member"]])
-    with Sandbox(workspace, api_key="test-key") as sandbox:
-        config = parse_config(config_text.format(url=url, base_url=sandbox.url) + extra_config, "config.toml")
-        run = run_audit(config, as_of=AS_OF)
+    run = run_buyers(url, rows + more_rows, people + more_people, config_text + extra_config)
     return run.segments[0], expected
 
 
@@ -245,6 +175,7 @@ def test_diagnosing_2000_people_stays_within_10_per_second_and_the_sample_is_sta
     are looked up by email too. 2,000 are diagnosed (the default max_people), evenly spread."""
     total = 2500
     engine = create_engine(sqlite_url)
+    customers = customers_table()
     customers.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(customers.insert(), [{"id": i, "email": f"p{i}@shop.test", "email_consent": True,

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine
 
+from . import format_and_grace
 from .drift import DemoRecord, SegmentRecord, customerio_side, demo_segments, inject, scaled
 from .shop import generate, write_shop
 
@@ -49,6 +50,10 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
     deleted = scaled("deleted_in_shop", customers)
     shop = generate(rng, as_of, customers + deleted)
     plan = inject(shop, rng, segments, customers, deleted)
+    # drawn from a generator of their own, so the people of every other kind stay who they were
+    more = random.Random(f"reconcile-demo-{seed}-format-and-grace")
+    format_and_grace.lose_orders_in_grace(shop, more, segments, customers, plan)
+    format_and_grace.shift_id_formats(shop, more, segments, customers, plan)
     shop.freeze(rng, scale=customers / 3000)
     owned = not isinstance(engine_or_url, Engine)
     engine = create_engine(engine_or_url) if owned else engine_or_url
@@ -58,6 +63,7 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
         if owned:
             engine.dispose()
     workspace, record = customerio_side(shop, plan, segments, rng, seed)
+    format_and_grace.record(record, shop, plan, segments)
     return Demo(workspace=workspace, record=record)
 
 

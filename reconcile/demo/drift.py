@@ -50,13 +50,16 @@ KINDS = {
     "deleted_in_shop": "not_in_shop",
     "never_identified": "profile_missing",
     "attribute_stale": "attribute_stale",
+    # .format_and_grace
+    "id_format_shift": "id_format",
+    "lost_order_in_grace": "attribute_stale",
 }
 CAUSES = ("timestamp_unit", "consent_mismatch", "attribute_stale", "duplicate_profile", "idless_profile",
-          "profile_missing", "not_in_shop", "window_edge")
+          "profile_missing", "not_in_shop", "window_edge", "id_format")
 COUNTS = {  # people per kind at 3,000 customers (window_edge: per edge); scaled, never below 1
     "window_edge": 2, "idless_profile": 4, "purchase_not_received": 8, "timestamp_unit": 12,
     "consent_not_synced": 10, "duplicate_profile": 6, "deleted_in_shop": 6, "never_identified": 6,
-    "attribute_stale": 8,
+    "attribute_stale": 8, "id_format_shift": 4, "lost_order_in_grace": 3,
 }
 CONSENT_SEGMENTS = ("purchased_30d_email_consent", "cart_abandoners_24h", "lapsed_90d_winback",
                     "cross_sell_cleanser_no_moisturizer")
@@ -162,8 +165,9 @@ class Plan:
     """Who got which drift, and what Customer.io therefore never heard about."""
 
     kinds: dict[int, str] = field(default_factory=dict)      # customer id -> kind
-    unsent_orders: set[Order] = field(default_factory=set)   # purchase_not_received
+    unsent_orders: set[Order] = field(default_factory=set)   # purchase_not_received, lost_order_in_grace
     idless_carts: set[Cart] = field(default_factory=set)     # held by an email-only profile
+    shifted_ids: dict[int, str] = field(default_factory=dict)  # id_format_shift: the id Customer.io holds
 
     def people(self, kind: str) -> list[int]:
         return sorted(cid for cid, k in self.kinds.items() if k == kind)
@@ -326,7 +330,8 @@ def _profiles(shop: Shop, plan: Plan, rng: random.Random) -> list[_Profile]:
 
     for c in shop.customers:                      # deleted ones too: Customer.io never heard
         if plan.kinds.get(c.id) != "never_identified":
-            profiles.append(_Profile(cio_id(), str(c.id), c.email, _drifted(c, plan), customer_id=c.id))
+            profiles.append(_Profile(cio_id(), plan.shifted_ids.get(c.id, str(c.id)), c.email, _drifted(c, plan),
+                                     customer_id=c.id))
     guests: set[str] = set()
     for c in (c for c in shop.customers if plan.kinds.get(c.id) == "duplicate_profile"):
         guest = f"guest-{rng.randint(1000, 99999)}"
@@ -368,6 +373,7 @@ class DemoRecord:
     ``injected`` names customer ids (as strings) by kind of drift; ``extra_profiles`` the
     profiles that exist only because of drift (``duplicate_profile``, ``idless_profile``), by
     cio_id; ``event_problems`` the outbox's problems, each with its count and event ids.
+    ``shifted_ids`` and ``lost_orders_in_grace``: see :mod:`.format_and_grace`, which fills them.
     """
 
     as_of: datetime
@@ -378,6 +384,8 @@ class DemoRecord:
     extra_profiles: dict[str, dict[str, Any]]
     event_problems: dict[str, dict[str, Any]]
     segments: dict[str, SegmentRecord]
+    shifted_ids: dict[str, str] = field(default_factory=dict)
+    lost_orders_in_grace: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -392,6 +400,7 @@ def customerio_side(shop: Shop, plan: Plan, segments: list[SegmentConfig], rng: 
     profiles = _profiles(shop, plan, rng)
     kind_of = {str(cid): kind for cid, kind in plan.kinds.items()}
     kind_of.update({p.key: p.kind for p in profiles if p.kind})
+    kind_of.update({shifted: "id_format_shift" for shifted in plan.shifted_ids.values()})
     faithful = {str(c.id): _faithful(c) for c in shop.active_customers}
     workspace_segments, records = [], {}
     for segment in segments:
@@ -427,6 +436,7 @@ def customerio_side(shop: Shop, plan: Plan, segments: list[SegmentConfig], rng: 
     return workspace, record
 
 
+
 def _check_reasoning(shop: Shop, plan: Plan, segment: SegmentConfig, truth: set[str],
                      faithful: dict[str, Attributes]) -> None:
     """Fail loudly unless the causes can be trusted.
@@ -448,5 +458,5 @@ def _check_reasoning(shop: Shop, plan: Plan, segment: SegmentConfig, truth: set[
                            "who are not window_edge people")
 
 
-__all__ = ["DemoRecord", "SegmentRecord", "RULES", "KINDS", "CAUSES", "demo_segments", "inject",
-           "customerio_side", "truth_members"]
+__all__ = ["DemoRecord", "SegmentRecord", "RULES", "KINDS", "CAUSES", "demo_segments", "inject", "customerio_side",
+           "truth_members"]

@@ -186,6 +186,27 @@ def test_workspace_is_what_customerio_would_hold(built):
     assert [s["id"] for s in workspace["segments"]] == [11, 12, 13, 14, 15]
 
 
+def test_id_format_shift_and_lost_orders_in_grace_are_recorded_exactly(built):
+    """Customer.io holds each id-shifted customer as "<id>.0" only; each lost order is in the shop,
+    5 to 40 minutes inside the 30-day window, and Customer.io has no order for that customer."""
+    workspace, record = built.demo.workspace, built.demo.record
+    by_id = {p["id"]: p for p in workspace["people"] if p["id"] is not None}
+    assert set(record.shifted_ids) == set(record.injected["id_format_shift"]) and len(record.shifted_ids) == 4
+    for cid, spelled in record.shifted_ids.items():
+        assert spelled == f"{cid}.0" and spelled in by_id and cid not in by_id
+        for name, segment in record.segments.items():
+            expected = {cid: "id_format", spelled: "id_format"} if cid in segment.truth else {}
+            assert {k: v for k, v in segment.causes.items() if k in (cid, spelled)} == expected, name
+    assert set(record.lost_orders_in_grace) == set(record.injected["lost_order_in_grace"])
+    window_start = int((AS_OF - timedelta(days=30)).timestamp())
+    orders = dict(_query(built.url, "SELECT order_id, customer_id FROM orders"))
+    for cid, lost in record.lost_orders_in_grace.items():
+        assert orders[lost["order_id"]] == int(cid)
+        assert 5 * 60 <= lost["inside_window_seconds"] == lost["completed_at"] - window_start <= 40 * 60
+        assert "last_order_at" not in by_id[cid]["attributes"]
+        assert record.segments["purchased_30d_email_consent"].causes[cid] == "attribute_stale"
+
+
 def test_outbox_problems_are_exactly_the_recorded_ones(built):
     problems = built.demo.record.event_problems
     events = [dict(zip(("event_id", "name", "timestamp", "properties"), row)) for row in _query(

@@ -89,8 +89,39 @@ def test_demo_per_cause_counts_in_results_json_and_csv(demo_run):
     assert cart["identity_health"]["idless_profiles"] == 4
     assert results["identity_health"]["duplicate_emails"] > 0
     report = (out / "report.html").read_text()
-    assert "Diagnosed all 24 differing people" in report
+    assert "Diagnosed all 27 differing people" in report
     assert "left out of the tolerance" in report and "Timestamp in the wrong unit" in report
+
+
+def test_demo_id_format_shift_and_lost_orders_have_their_causes(demo_run):
+    """Through the audit: every id-shifted customer is id_format on both sides of every segment it
+    is in, and every order lost inside the grace of the window's start is attribute_stale (not
+    window_edge), counted in the tolerance."""
+    demo, run, _, _, _ = demo_run
+    record = demo.record
+    shifted, lost = record.shifted_ids, record.lost_orders_in_grace
+    assert set(shifted) == set(record.injected["id_format_shift"]) and len(shifted) == 4
+    assert set(lost) == set(record.injected["lost_order_in_grace"]) and len(lost) == 3
+    shown = set()
+    for segment in run.segments:
+        rows = {person_key(row): row for _, row in segment.discrepancies.iterrows()}
+        for cid, spelled in shifted.items():
+            if cid in record.segments[segment.name].truth:
+                assert (rows[cid]["side"], rows[cid]["cause"], rows[cid]["severity"]) == (
+                    "missing_in_customerio", "id_format", "high")
+                assert (rows[spelled]["side"], rows[spelled]["cause"]) == ("extra_in_customerio", "id_format")
+                assert rows[cid]["evidence"].startswith(f'Customer.io holds this customer as id "{spelled}"')
+                assert rows[cid]["difference"] == "a decimal part of zeros"
+                shown.add(cid)
+        for cid in lost:
+            if cid in rows:
+                assert (rows[cid]["cause"], rows[cid]["severity"], rows[cid]["difference"]) == (
+                    "attribute_stale", "medium", "missing in Customer.io")
+                shown.add(cid)
+    assert shown == set(shifted) | set(lost)
+    purchased = next(s for s in run.segments if s.name == "purchased_30d_email_consent")
+    assert purchased.window_edge_people == Counter(record.segments[purchased.name].causes.values())["window_edge"] == 4
+    assert all(5 * 60 <= order["inside_window_seconds"] <= 40 * 60 for order in lost.values())
 
 
 # ---------------------------------------------------------------------- each cause on its own
@@ -251,5 +282,5 @@ def test_the_terminal_summary_shows_causes_and_the_worst_problem(demo_run):
     from reconcile.cli.screens import summary
     _, run, _, _, _ = demo_run
     lines = summary(run, None).splitlines()
-    assert "causes: consent_mismatch 2 (critical), timestamp_unit 9 (medium)" in lines[2]
+    assert "causes: consent_mismatch 2 (critical), attribute_stale 11 (medium), timestamp_unit 9 (medium)" in lines[2]
     assert lines[-2] == "worst problem: critical: consent_mismatch" and lines[-1].startswith("FAIL: 5 failed")

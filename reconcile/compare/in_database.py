@@ -17,10 +17,10 @@ Why it looks like this:
 * **The same counting rules.** The Customer.io side is normalised in Python
   (:func:`reconcile.identity.normalize_keys`, exact) before it is staged, with its position in
   the API's order, so surplus profiles and keyless members are decided as in memory. The truth
-  side is normalised by the database: ``CAST(key AS text)``, an id that is only blanks has no
-  key, an email is trimmed and lower-cased. That equals Python's rules for integer and text
-  columns (tested on PostgreSQL and MariaDB); a float or decimal id column renders the
-  database's way ("417.0"), so cast such a column in the SQL.
+  side is normalised by the database where it can be exact (ASCII text, integers) and by
+  Python's own rule everywhere else (:mod:`.keys_in_database`), so the two diffs are equal on
+  every identifier; a key column the database would spell differently (float, decimal) is
+  refused with a message, never compared another way.
 * **Comparisons are exact strings.** MariaDB/MySQL compare with the no-pad binary collation,
   not the default case- and trailing-space-insensitive one.
 """
@@ -42,15 +42,15 @@ from sqlalchemy import text
 from ..config import SegmentConfig
 from ..customerio.membership import MEMBER, Membership, members_table, read_page
 from ..errors import DatabaseError, first_line
-from ..identity import ASCII_BLANKS, normalize_keys, string_index
+from ..identity import normalize_keys, string_index
 from ..shop.database import Window, bind_window, own_statements
 from ..shop.truth import TruthSet, truth_errors
 from .diff import SegmentDiff, truth_rows
+from .keys_in_database import check_key_type, key_relation, map_python_keys, register_python_rule
 
 log = logging.getLogger(__name__)
 
 BATCH = 20_000
-BLANKS = tuple(map(ord, ASCII_BLANKS))   # what str.strip() removes among ASCII characters
 
 
 def diff_in_database(engine, segment: SegmentConfig, key: str, as_of: datetime, membership: Membership
@@ -144,7 +144,8 @@ class DatabaseMembership:
         if self.dialect == "postgresql":
             # the truth's keys, the missing and the extra keys (:func:`_compare_postgresql`);
             # hash joins need no index; autovacuum never analyses a temporary table
-            statements = [f"CREATE TEMPORARY TABLE {name}{suffix} (k {text_type})" for suffix in ("_t", "_m", "_x")]
+            statements = [f"CREATE TEMPORARY TABLE {name}_t (k {text_type}, raw {text_type})"]
+            statements += [f"CREATE TEMPORARY TABLE {name}{suffix} (k {text_type})" for suffix in ("_m", "_x")]
             statements.append(f"ANALYZE {name}")
         else:
             # the distinct Customer.io keys (:func:`_compare_joined`); indexes built once the rows
@@ -152,7 +153,10 @@ class DatabaseMembership:
             statements = [f"CREATE TEMPORARY TABLE {name}_d (k {text_type})",
                           f"INSERT INTO {name}_d (k) SELECT DISTINCT k FROM {name} WHERE k IS NOT NULL",
                           f"CREATE INDEX {name}_k ON {name} (k)", f"CREATE UNIQUE INDEX {name}_dk ON {name}_d (k)"]
+        if self.dialect != "sqlite":   # the keys Python normalises (:mod:`.keys_in_database`)
+            statements.append(f"CREATE TEMPORARY TABLE {name}_u (raw {text_type}, k {text_type})")
         if self.dialect in ("mysql", "mariadb"):
+            statements.append(f"CREATE INDEX {name}_ur ON {name}_u (raw)")
             # the truth SQL as a derived table is then run once, as written, not merged into the
             # anti-join, whose merged plans MariaDB can make orders of magnitude slower
             statements.append("SET SESSION optimizer_switch = 'derived_merge=off'")
@@ -214,36 +218,23 @@ def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
 # ---------------------------------------------------------------------- comparing
 
 
-def _normalised(dialect: str, key: str) -> str:
-    """SQL for the normalised key of the truth row ``t`` (NULL where it has none)."""
-    if dialect == "postgresql":
-        chars = " || ".join(f"chr({c})" for c in BLANKS)
-        value, trimmed = f"CAST(t.{key} AS text)", f"btrim(CAST(t.{key} AS text), {chars})"
-        return f"NULLIF(lower({trimmed}), '')" if key == "email" else \
-            f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
-    if dialect in ("mysql", "mariadb"):
-        value = f"CAST(t.{key} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin"
-        trimmed = f"REGEXP_REPLACE({value}, '^[[:space:]\\\\x1c-\\\\x1f]+|[[:space:]\\\\x1c-\\\\x1f]+$', '')"
-        return f"NULLIF(LOWER({trimmed}), '')" if key == "email" else \
-            f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
-    value = f"CAST(t.{key} AS TEXT)"
-    chars = " || ".join(f"char({c})" for c in BLANKS)
-    trimmed = f"trim({value}, {chars})"
-    return f"NULLIF(lower({trimmed}), '')" if key == "email" else f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
-
-
 # Each comparison gives the counts (truth rows, rows with a key, distinct truth keys, keys matched,
 # distinct Customer.io keys), the missing people's truth rows and the extra members' staged rows.
-# The truth's keys are normalised by the database (:func:`_normalised`).
+# The truth's keys are normalised as :mod:`.keys_in_database` says; the keys Python must
+# normalise are mapped into ``<table>_u`` before the counts that need them.
 
 
-def _compare_postgresql(run, table: str, keyed: str):
+def _compare_postgresql(run, table: str, keyed: Callable[[bool], str], key: str):
     """The truth's keys read once into a temporary table (allowed in a read-only transaction), and
     one full join of both sides' distinct keys that counts and writes down the missing and extra
     keys; the rows are then fetched by those few keys. One join reads each side once, where three
     anti-joins would read both sides three times, and a correlated NOT EXISTS would probe the
-    truth query once per key."""
-    run(f"INSERT INTO {table}_t (k) SELECT tr.reconcile_key FROM {keyed}")
+    truth query once per key. Keys beyond ASCII are normalised by Python and written back."""
+    run(f"INSERT INTO {table}_t (k, raw) SELECT tr.reconcile_key, tr.reconcile_raw FROM {keyed(False)}")
+    raws = [raw for raw, in run(f"SELECT DISTINCT raw FROM {table}_t WHERE raw IS NOT NULL")]
+    if raws:
+        map_python_keys(run, table, key, raws)
+        run(f"UPDATE {table}_t SET k = u.k FROM {table}_u u WHERE {table}_t.raw = u.raw")
     run(f"ANALYZE {table}_t")                  # allowed read-only: it writes statistics only
     counts = run(
         f"WITH g AS (SELECT k, COUNT(*) AS n FROM {table}_t GROUP BY k), "
@@ -256,25 +247,34 @@ def _compare_postgresql(run, table: str, keyed: str):
     run(f"ANALYZE {table}_m, {table}_x")
     extra = [tuple(row) for row in run(f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c "
                                        f"WHERE c.k IS NULL OR c.k IN (SELECT k FROM {table}_x) ORDER BY c.pos")]
-    missing = run(f"SELECT tr.* FROM {keyed} JOIN {table}_m m ON m.k = tr.reconcile_key")
+    missing = run(f"SELECT tr.* FROM {keyed(bool(raws))} JOIN {table}_m m ON m.k = tr.reconcile_key")
     return counts, missing, extra     # (the missing rows last: the caller reads them)
 
 
-def _compare_joined(run, table: str, keyed: str):
+def _compare_joined(run, table: str, keyed: Callable[[bool], str], key: str):
     """The truth query as a derived table in each statement, anti-joined to the distinct
     Customer.io keys: SQLite's query_only forbids writing its keys down, and MariaDB plans an
-    INSERT ... SELECT of an EXISTS truth query far worse than the same SELECT."""
-    truth_keys = f"(SELECT tr.reconcile_key AS k FROM {keyed})"
-    # grouped: a hash, not the sort COUNT(DISTINCT) makes
-    counts = run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k) "
-                 f"FROM (SELECT t.k, COUNT(*) AS n FROM {truth_keys} t GROUP BY t.k) g "
-                 f"LEFT JOIN {table}_d d ON d.k = g.k").one()
+    INSERT ... SELECT of an EXISTS truth query far worse than the same SELECT. On MariaDB, keys
+    beyond ASCII (counted by the first pass) are normalised by Python and the counts read again."""
+    def count(mapped: bool) -> tuple:
+        truth_keys = f"(SELECT tr.reconcile_key AS k, tr.reconcile_raw AS r FROM {keyed(mapped)})"
+        # grouped: a hash, not the sort COUNT(DISTINCT) makes
+        return run(f"SELECT SUM(g.n), SUM(CASE WHEN g.k IS NOT NULL THEN g.n END), COUNT(g.k), COUNT(d.k), SUM(g.r) "
+                   f"FROM (SELECT t.k, COUNT(*) AS n, COUNT(t.r) AS r FROM {truth_keys} t GROUP BY t.k) g "
+                   f"LEFT JOIN {table}_d d ON d.k = g.k").one()
+
+    *counts, raws = count(False)
+    if raws:
+        map_python_keys(run, table, key, [raw for raw, in run(
+            f"SELECT DISTINCT tr.reconcile_raw FROM {keyed(False)} WHERE tr.reconcile_raw IS NOT NULL")])
+        *counts, _ = count(True)
+    truth_keys = f"(SELECT tr.reconcile_key AS k FROM {keyed(bool(raws))})"
     extra = [tuple(row) for row in run(
         f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c LEFT JOIN "
         f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
         f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
     distinct = run(f"SELECT COUNT(*) FROM {table}_d").scalar()
-    missing = run(f"SELECT tr.* FROM {keyed} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
+    missing = run(f"SELECT tr.* FROM {keyed(bool(raws))} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
                   f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
     return (*counts, distinct), missing, extra     # (the missing rows last: the caller reads them)
 
@@ -285,25 +285,32 @@ def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of
     window = Window.ending(as_of, segment.window_days)
     sql = segment.sql.strip().rstrip(";").strip()
     bind_window(sql, dialect, window)                   # the parameter check, as in memory
-    keyed = f"(SELECT {_normalised(dialect, key)} AS reconcile_key, t.* FROM ({sql}) t) tr"
+    if dialect == "sqlite":
+        register_python_rule(conn, key)
 
-    def run(query: str):
-        return conn.execute(*bind_window(query, dialect, window))
+    def run(query, rows=None):
+        return conn.execute(query, rows) if rows is not None else conn.execute(*bind_window(query, dialect, window))
 
     with conn.begin() as transaction:       # the engine's guard: read-only, time-limited
+        check_key_type(conn, dialect, sql, key, window, segment.name)
+        utf8 = dialect != "postgresql" or run("SELECT current_setting('server_encoding')").scalar() == "UTF8"
+
+        def keyed(mapped: bool) -> str:
+            return key_relation(dialect, key, sql, table, mapped, utf8)
+
         compare = _compare_postgresql if dialect == "postgresql" else _compare_joined
-        counts, missing_result, extra_rows = compare(run, table, keyed)
+        counts, missing_result, extra_rows = compare(run, table, keyed, key)
         missing_columns = list(missing_result.keys())
         missing_rows = [tuple(row) for row in missing_result]
         transaction.rollback()
 
     rows_read, keyed_rows, truth_count, matched, distinct = (int(value or 0) for value in counts)
-    truth_columns = missing_columns[1:]
+    truth_columns = missing_columns[2:]
     if not any(c == key or c.lower() == key.lower() for c in truth_columns):
         raise DatabaseError(f"segment {segment.name}: the truth SQL returns no column named \"{key}\" (identity.key)")
     missing_frame = pd.DataFrame.from_records(missing_rows, columns=missing_columns)
     missing_frame = missing_frame.drop_duplicates("reconcile_key", keep="first")
-    people = missing_frame.drop(columns="reconcile_key")
+    people = missing_frame.drop(columns=["reconcile_key", "reconcile_raw"])
     people.index = string_index(pa.array(missing_frame["reconcile_key"].astype(object).tolist(), pa.string()))
     truth = TruthSet(key=key, people=people, rows_read=rows_read, rows_without_key=rows_read - keyed_rows,
                      columns=truth_columns)

@@ -13,6 +13,8 @@ million events is never held at once; the frames are concatenated once at the en
   becomes a row of the event's items table: ``event_id, item_index`` and the item's keys. The
   string form is reported by its own rule; its items are still checked.
 * Ids are text (an integer ``417`` becomes ``"417"``), so SQL and JSON Lines sources agree.
+* The timestamp is read as every check reads it (:func:`.values.event_timestamps`): a number as
+  sent, an instant (native, or ISO 8601 text) as unix seconds, anything else null.
 * Integer properties stay integers where some events lack them (pandas would make them floats,
   ``11`` → ``11.0``): such columns become pandas' nullable ``Int64``.
 * With :class:`Needs` per event name (when GX's expectations run in the database and only the
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pandas as pd
+
+from .values import event_timestamps
 
 BASE_COLUMNS = ("event_id", "customer_id", "anonymous_id", "timestamp")
 ITEMS = "items"
@@ -127,6 +131,7 @@ class Flattener:
                 record[ITEMS_TYPE] = None
             records.append(record)
         events, items = self._frame(name, records), self._frame(name, item_records) if item_records else None
+        events["timestamp"] = event_timestamps(events["timestamp"])
         if needs is not None:
             events = _lean(events, needs.columns, needs.presence)
             items = _lean(items, needs.item_columns, False) if items is not None else None

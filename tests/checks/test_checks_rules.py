@@ -73,13 +73,19 @@ def test_drift_in_line_item_keys():
 
 
 def test_timestamp_units_both_ways():
-    rows = [event("s", "x", T, {}), event("ms", "x", T * 1000, {}), event("us", "x", T * 1_000_000, {}),
-            event("txt", "x", "yesterday", {})]
+    """Numbers are judged by their magnitude; "yesterday" is no timestamp at all (null), and a
+    property that is not a number is counted apart, never unexpected."""
+    rows = [event("s", "x", T, {"at": T}), event("ms", "x", T * 1000, {"at": "2026-01-01T00:00:00Z"}),
+            event("us", "x", T * 1_000_000, {"at": True}), event("txt", "x", "yesterday", {"at": T * 1000})]
     seconds = rule("expect_timestamps_to_be_in_unit", "x", rows)
-    assert (seconds.unexpected_count, seconds.event_ids) == (3, ["ms", "us", "txt"])
-    assert seconds.details == {"s": 1, "ms": 1, "us": 1, "nan": 1}
+    assert (seconds.unexpected_count, seconds.element_count, seconds.event_ids) == (2, 3, ["ms", "us"])
+    assert seconds.details == {"s": 1, "ms": 1, "us": 1}
     millis = rule("expect_timestamps_to_be_in_unit", "x", rows, unit="ms")
-    assert (millis.unexpected_count, millis.event_ids) == (3, ["s", "us", "txt"])
+    assert (millis.unexpected_count, millis.event_ids) == (2, ["s", "us"])
+    sent = rule("expect_timestamps_to_be_in_unit", "x", rows, column="at")
+    assert (sent.unexpected_count, sent.element_count, sent.event_ids) == (1, 2, ["txt"])
+    assert sent.details == {"s": 1, "ms": 1, "not a number": 2}
+    assert sent.message == "1 of 2 events not in seconds; 2 values are not a number (not judged)"
     assert timestamp_units(__import__("pandas").Series([1, 10**12, None])).tolist() == ["s", "ms", None]
 
 

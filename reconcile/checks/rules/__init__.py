@@ -12,8 +12,9 @@ expectations skip nulls (``expect_column_values_to_not_be_null`` is the check fo
 ``expect_items_to_be_arrays``
     Line items sent sometimes as an array and sometimes as a JSON string (or anything else).
 ``expect_timestamps_to_be_in_unit``
-    ``unit = "s"`` (default) or ``"ms"``: a value's magnitude tells its unit (seconds below
+    ``unit = "s"`` (default) or ``"ms"``: a number's magnitude tells its unit (seconds below
     1e11, milliseconds below 1e14, then micro- and nanoseconds); another unit is unexpected.
+    Only numbers are judged: an instant, text or ``true`` has no unit and is counted apart.
 ``expect_events_to_follow``
     Journey order: each event of this suite needs an ``after`` event (``added_to_cart`` before
     ``checkout_started``) with the same ``key`` (default ``cart_id``), no later than it, from the
@@ -41,13 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..flatten import BASE_COLUMNS, ITEMS_TYPE, EventTable
 from ..gx import distinct_samples
 from ..model import ITEMS, CheckResult, Expectation
+from ..values import JSON_NUMBER
 
 #: columns of the flattened frames that are not properties: the property-name rule skips them
 _NOT_PROPERTIES = set(BASE_COLUMNS) | {ITEMS_TYPE, "item_index"}
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 
-#: text that is a JSON number, with JSON's whitespace around it (the same test runs in SQL)
-JSON_NUMBER = r"[ \t\n\r]*-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?[ \t\n\r]*"
 
 
 class _Arguments(BaseModel):
@@ -203,6 +203,14 @@ def conclude(check: CheckResult, checked: int, unexpected: int, ids: list, sampl
         check.message = f"all {check.element_count:,} {noun} as expected"
 
 
+def not_judged(check: CheckResult, values: int) -> None:
+    """The unit rule judges numbers only: the values that are not one (an instant, text, true)
+    are counted beside the units and named in the message, never unexpected."""
+    if values:
+        check.details["not a number"] = values
+        check.message += f"; {values:,} {'value is' if values == 1 else 'values are'} not a number (not judged)"
+
+
 def could_not(check: CheckResult, why: str) -> None:
     check.success = False
     check.message = f"could not be evaluated: {why}"
@@ -210,4 +218,4 @@ def could_not(check: CheckResult, why: str) -> None:
 
 __all__ = ["RULES", "RuleTable", "RuleContext", "PropertyNames", "ItemsArrays", "TimestampUnit", "EventsFollow",
            "CountedOnce", "arguments", "validate_rule", "is_property", "normal_key", "spelling_groups",
-           "expected_spelling", "new_check", "settle", "conclude", "could_not", "JSON_NUMBER"]
+           "expected_spelling", "new_check", "settle", "conclude", "not_judged", "could_not", "JSON_NUMBER"]

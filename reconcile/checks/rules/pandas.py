@@ -9,7 +9,6 @@ live in :mod:`reconcile.checks.rules`, so :mod:`.sql` gives the same results.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -17,9 +16,10 @@ import pandas as pd
 from ..flatten import ITEMS_TYPE, EventTable
 from ..gx import plain
 from ..model import ITEMS, CheckResult, Expectation
-from . import (JSON_NUMBER, CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable,
-               TimestampUnit, arguments, conclude, could_not, expected_spelling, is_property, new_check, settle,
-               spelling_groups)
+from ..values import numbers
+from . import (CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable,
+               TimestampUnit, arguments, conclude, could_not, expected_spelling, is_property, new_check, not_judged,
+               settle, spelling_groups)
 
 
 def run_rule(expectation: Expectation, context: RuleContext, event: str) -> CheckResult:
@@ -92,26 +92,6 @@ def items_arrays(check: CheckResult, args: ItemsArrays, table: EventTable, conte
 _UNIT_LIMITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
 
 
-def numbers(values: pd.Series) -> pd.Series:
-    """``values`` as float64: numbers (not true/false) and text that is a JSON number; NaN for
-    anything else. One definition for pandas and every database, so the engines agree."""
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return pd.Series(np.nan, index=values.index, dtype="float64")
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.astype("float64")
-    objects = values.astype(object)
-    text = objects.map(lambda v: isinstance(v, str))
-    number = objects.map(lambda v: isinstance(v, (int, float, Decimal)) and not isinstance(v, bool))
-    converted = pd.Series(np.nan, index=values.index, dtype="float64")
-    if number.any():
-        converted[number] = objects[number].astype("float64")
-    if text.any():
-        strings = objects[text].astype(str)
-        parsed = strings.str.fullmatch(JSON_NUMBER)
-        converted[parsed[parsed].index] = strings[parsed].astype("float64")
-    return converted
-
-
 def timestamp_units(values: pd.Series) -> pd.Series:
     """Each value's unit from its magnitude: "s", "ms", "us", "ns"; "nan" for what is not a
     number (:func:`numbers`), None for nulls."""
@@ -141,12 +121,13 @@ def timestamps_in_unit(check: CheckResult, args: TimestampUnit, table: EventTabl
     if _lacks(check, frame, args.column, table, context):
         return
     units = timestamp_units(frame[args.column])
-    present = units.notna()
+    present = units.notna() & (units != "nan")          # the rule judges numbers only
     unexpected = present & (units != args.unit)
     what = {"s": "not in seconds", "ms": "not in milliseconds"}[args.unit]
     _finish(check, frame, unexpected, int(present.sum()), context, values=frame[args.column], what=what)
     counts = units[present].value_counts()
     check.details = {unit: int(n) for unit, n in counts.items()}
+    not_judged(check, int((units == "nan").sum()))
 
 
 def _person(frame: pd.DataFrame) -> pd.Series:

@@ -29,7 +29,8 @@ from ..sql.events import EventsQuery
 from ..sql.plan import plain_identifier
 from ..model import EVENTS, CheckResult, Expectation
 from . import (CountedOnce, EventsFollow, ItemsArrays, PropertyNames, RuleContext, RuleTable, TimestampUnit,
-               arguments, conclude, could_not, expected_spelling, is_property, new_check, settle, spelling_groups)
+               arguments, conclude, could_not, expected_spelling, is_property, new_check, not_judged, settle,
+               spelling_groups)
 
 #: offending rows read per rule: enough for the event ids (max_ids, 4 rows each) and samples
 _OFFENDERS = 500
@@ -213,13 +214,14 @@ def timestamps_in_unit(check: CheckResult, args: TimestampUnit, events: _Events,
                    ["r.has"], ["r.event_id", "r.n", "r.t"])
     if _lacks(check, units, args.column, events, context):
         return
-    present = {unit: group.rows for unit, group in units.items() if unit is not None}
+    present = {unit: group.rows for unit, group in units.items() if unit not in (None, "nan")}   # numbers only
     wrong = {unit for unit in present if unit != args.unit}
     offenders = _first(units, wrong)
     conclude(check, sum(present.values()), sum(present[u] for u in wrong), [i for i, _, _ in offenders],
              [_sample(n, t) for _, n, t in offenders], context,
              what={"s": "not in seconds", "ms": "not in milliseconds"}[args.unit])
     check.details = dict(sorted(present.items(), key=lambda item: -item[1]))
+    not_judged(check, units["nan"].rows if "nan" in units else 0)
 
 
 @_IN_DATABASE.runs(EventsFollow)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.engine import Engine
 
-from ..rules import JSON_NUMBER
+from ..values import ISO_INSTANT, JSON_NUMBER
 from .plan import NUMBER, TEXT, TYPE, TYPED
 
 MARK = "\x1f"   # before the text of a value that is not a JSON string: 5 and "5" stay different
@@ -102,6 +102,28 @@ class JsonDialect:
         """A column of the events query as a number; ``numeric``: its SQL type is a number type."""
         return f"CAST({column} AS {self.number_type})" if numeric else self.number_in_text(self.as_string(column))
 
+    # the events' timestamp (:func:`reconcile.checks.values.event_timestamps`)
+
+    def event_timestamp(self, column: str, kind: str) -> str:
+        """The timestamp as every check reads it: a number as sent, an instant as unix seconds to
+        the millisecond, anything else NULL. ``kind``, from the column's type: "number",
+        "instant" (a native timestamp or date) or "text"."""
+        if kind == "number":
+            return column
+        if kind == "instant":
+            return self.instant_seconds(column)
+        t = self.as_string(column)
+        return f"COALESCE({self.number_in_text(t)}, {self.iso_seconds(t)})"
+
+    def instant_seconds(self, instant: str) -> str:
+        """A native timestamp or date as unix seconds, rounded to the millisecond."""
+        raise NotImplementedError
+
+    def iso_seconds(self, t: str) -> str:
+        """Text of the shape :data:`reconcile.checks.values.ISO_INSTANT` as unix seconds; NULL for
+        other text and for impossible dates (checked before any cast, which would fail)."""
+        raise NotImplementedError
+
     def key_number(self, p: str, key: str) -> str:
         """A property as a number: a JSON number, or a string holding one (as :func:`reconcile.checks.rules.pandas.numbers`)."""
         return (f"CASE WHEN {self.is_string(p, key)} THEN {self.number_in_text(self.as_text(p, key))} "
@@ -152,6 +174,20 @@ class JsonDialect:
 
 
 class SQLiteJson(JsonDialect):
+    def event_timestamp(self, column, kind):   # each value has its own type
+        return (f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN {column} WHEN typeof({column}) = 'text' "
+                f"THEN COALESCE({self.number_in_text(column)}, {self.iso_seconds(column)}) END")
+
+    def iso_seconds(self, t):
+        """GLOB for the shape (SQLite has no REGEXP); date() for the calendar (it moves February 30)."""
+        shape = " OR ".join(f"{t} GLOB '{pattern}'" for pattern in _iso_globs())
+        valid = (f"substr({t}, 1, 4) <> '0000' AND substr({t}, 6, 2) BETWEEN '01' AND '12' "
+                 f"AND date(substr({t}, 1, 10)) = substr({t}, 1, 10) AND (length({t}) = 10 OR "
+                 f"(substr({t}, 12, 2) < '24' AND ({t} NOT GLOB '*[+-][0-9][0-9]:[0-9][0-9]' "
+                 f"OR substr({t}, -5, 2) < '15')))")
+        return (f"CASE WHEN {shape} THEN CASE WHEN {valid} THEN "
+                f"round((julianday({t}) - 2440587.5) * 86400000) / 1000.0 END END")
+
     def is_object(self, p):
         return f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' ELSE 0 END)"   # AND evaluates both sides
 
@@ -235,6 +271,17 @@ class PostgresJson(JsonDialect):
     def binary(self, expression):
         return f'({expression}) COLLATE "C"'
 
+    def instant_seconds(self, instant):
+        return f"CAST(round(EXTRACT(EPOCH FROM {instant}) * 1000) AS double precision) / 1000"
+
+    def iso_seconds(self, t):
+        number = "CAST(substr({0}, {1}, {2}) AS integer)".format
+        month = number(t, 6, 2)
+        day_exists = (f"EXTRACT(MONTH FROM make_date({number(t, 1, 4)}, {month}, 1) + ({number(t, 9, 2)} - 1)) "
+                      f"= {month}")
+        return (f"CASE WHEN {t} ~ {self.literal('^' + ISO_INSTANT + '$')} THEN CASE WHEN {day_exists} "
+                f"THEN {self.instant_seconds(f'CAST({t} AS timestamptz)')} END END")
+
     def sent(self, p, key):
         return f"COALESCE(jsonb_typeof({p} -> {self.literal(key)}), 'null') <> 'null'"
 
@@ -284,6 +331,20 @@ class MySQLJson(JsonDialect):
     def binary(self, expression):
         return f"CAST({expression} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin"
 
+    def instant_seconds(self, instant):
+        return f"CAST(ROUND(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {instant}) / 1000) AS DOUBLE) / 1000"
+
+    def iso_seconds(self, t):
+        """The local part cast to DATETIME (MariaDB reads no zone), the zone's offset subtracted."""
+        t = self.binary(t)                              # case-sensitive: T and Z as written
+        zone = f"{t} REGEXP '[+-][0-9]{{2}}:[0-9]{{2}}$'"
+        offset = (f"CASE WHEN {zone} THEN (CASE WHEN SUBSTRING({t}, -6, 1) = '-' THEN -1 ELSE 1 END) * "
+                  f"(CAST(SUBSTRING({t}, -5, 2) AS SIGNED) * 3600 + CAST(SUBSTRING({t}, -2) AS SIGNED) * 60) ELSE 0 END")
+        local = f"CAST(REGEXP_REPLACE({t}, '(Z|[+-][0-9]{{2}}:[0-9]{{2}})$', '') AS DATETIME(6))"
+        day_exists = f"CAST(SUBSTRING({t}, 9, 2) AS SIGNED) <= DAY(LAST_DAY(CONCAT(SUBSTRING({t}, 1, 7), '-01')))"
+        return (f"CASE WHEN {t} REGEXP {self.literal('^' + ISO_INSTANT + '$')} THEN CASE WHEN {day_exists} "
+                f"THEN {self.instant_seconds(local)} - {offset} END END")
+
     def sent(self, p, key):
         return f"COALESCE(JSON_TYPE({self._value(p, key)}), 'NULL') <> 'NULL'"
 
@@ -330,6 +391,15 @@ class MySQLJson(JsonDialect):
         value = self._value(p, key)
         return (f"CASE WHEN JSON_TYPE({value}) IN ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') "
                 f"THEN CAST(JSON_UNQUOTE({value}) AS DOUBLE) END")
+
+
+def _iso_globs() -> list[str]:
+    """The shapes of :data:`reconcile.checks.values.ISO_INSTANT` as GLOB patterns (the ranges of
+    month, day, hour and zone are checked apart, as :meth:`SQLiteJson.iso_seconds` does)."""
+    day, minutes = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]", "[T ][0-2][0-9]:[0-5][0-9]"
+    times = [minutes, minutes + ":[0-5][0-9]"] + [minutes + ":[0-5][0-9]." + "[0-9]" * n for n in range(1, 7)]
+    zones = ["", "Z", "[+-][01][0-9]:[0-5][0-9]"]
+    return [day] + [day + time + zone for time in times for zone in zones]
 
 
 def _path(key: str) -> str:

@@ -148,18 +148,31 @@ class EventsQuery:
         return "NULL" if index is None else f"q.{self.json.quote(self.columns[index])}"
 
     @cached_property
-    def timestamp_type(self) -> str | None:
-        """The timestamp column's type (None on SQLite, where each value has its own)."""
+    def raw_timestamp_type(self) -> str | None:
+        """The events query's timestamp column type (None on SQLite, where each value has its own)."""
         if self.engine.dialect.name == "sqlite":
             return None
         return self._timestamp_type(self.scratch or self.engine, f"SELECT {self._pick('timestamp')} AS "
                                     f"{self.json.quote('timestamp')} FROM ({self.sql}) AS q")
 
+    @cached_property
+    def timestamp_kind(self) -> str:
+        """"number", "instant" (a native timestamp or date) or "text", from the column's type;
+        "any" on SQLite (:meth:`.dialects.JsonDialect.event_timestamp` reads each kind)."""
+        if self.raw_timestamp_type is None:
+            return "any"
+        name = self.raw_timestamp_type.split("(")[0].strip().lower()
+        return "number" if name in _NUMERIC_TYPES else "instant" if name in _INSTANT_TYPES else "text"
+
+    @property
+    def timestamp_type(self) -> str | None:
+        """The type of the timestamp every check reads: the column's own when it is a number,
+        else a number type (instants become unix seconds)."""
+        return self.raw_timestamp_type if self.timestamp_kind in ("number", "any") else self.json.number_type
+
     def timestamp_number(self, column: str) -> str:
-        """The timestamp as a number (:func:`.rules.numbers`): cast where its type is numeric,
-        read from its text otherwise."""
-        numeric = (self.timestamp_type or "").split("(")[0].strip().lower() in _NUMERIC_TYPES
-        return self.json.base_number(column, numeric)
+        """The timestamp as a number (:func:`.values.numbers`): a cast on a database, per value on SQLite."""
+        return self.json.base_number(column, self.timestamp_kind != "any")
 
     def _live(self, event: str) -> str:
         json = self.json
@@ -169,7 +182,8 @@ class EventsQuery:
         ids = {c: "NULL" if picks[c] is None else json.as_string(pick(c))
                for c in ("event_id", "customer_id", "anonymous_id")}   # text, as the flattened frame has them
         return (f"SELECT {ids['event_id']} AS event_id, {ids['customer_id']} AS customer_id, "
-                f"{ids['anonymous_id']} AS anonymous_id, {pick('timestamp')} AS {q('timestamp')}, "
+                f"{ids['anonymous_id']} AS anonymous_id, "
+                f"{json.event_timestamp(pick('timestamp'), self.timestamp_kind)} AS {q('timestamp')}, "
                 f"{json.properties(pick('properties'))} AS reconcile_properties "
                 f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}{json.fence}")
 
@@ -258,15 +272,18 @@ class EventsQuery:
     def _timestamp_type(self, scratch: Engine, select: str) -> str:
         """The events query's timestamp type, read in a read-only transaction."""
         quoted = self.json.quote("timestamp")
-        with scratch.connect() as conn:
-            with conn.begin():
-                if self.engine.dialect.name == "postgresql":
-                    found = conn.execute(text(_for_text(
-                        f"SELECT pg_typeof(s.{quoted})::text FROM ({select}) AS s LIMIT 1"))).scalar()
-                    return found or "bigint"
-                result = conn.execute(text(_for_text(f"SELECT s.{quoted} FROM ({select}) AS s LIMIT 0")))
-                code = result.cursor.description[0][1]
-                result.close()
+        try:
+            with scratch.connect() as conn:
+                with conn.begin():
+                    if self.engine.dialect.name == "postgresql":
+                        found = conn.execute(text(_for_text(
+                            f"SELECT pg_typeof(s.{quoted})::text FROM ({select}) AS s LIMIT 1"))).scalar()
+                        return found or "bigint"
+                    result = conn.execute(text(_for_text(f"SELECT s.{quoted} FROM ({select}) AS s LIMIT 0")))
+                    code = result.cursor.description[0][1]
+                    result.close()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"checks.events_sql: the query failed: {first_line(exc)}") from None
         if code not in _MYSQL_TYPES:
             raise NotImplementedError(f"no column type for the timestamp's type code {code}")
         return _MYSQL_TYPES[code]
@@ -303,6 +320,7 @@ class EventsQuery:
 
 
 _NUMERIC_TYPES = {"bigint", "integer", "smallint", "numeric", "double precision", "real", "double", "decimal"}
+_INSTANT_TYPES = {"timestamp with time zone", "timestamp without time zone", "date", "timestamp", "datetime"}
 
 # pymysql's field type codes (pymysql.constants.FIELD_TYPE) → a column type that holds the value
 _MYSQL_TYPES = {1: "BIGINT", 2: "BIGINT", 3: "BIGINT", 8: "BIGINT", 9: "BIGINT", 4: "DOUBLE", 5: "DOUBLE",

@@ -123,7 +123,7 @@ class DiagnosisConfig:
 
     enabled: bool = True
     max_people: int = 2000               # per segment; more are sampled evenly
-    boundary_grace_seconds: float = 3600  # a qualifying timestamp this close to a window edge is window_edge
+    boundary_grace_seconds: float = 3600  # timing noise: an edge this close, and both sides this close
     window_edge_counts: bool = False     # false: window_edge people are left out of the tolerance
     lookup_sql: str | None = None        # shop lookup for people outside the truth; binds :ids (and :emails)
 

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine
 
 from reconcile.checks import SHIPPED_SUITES, run_checks, suites_for
-from reconcile.checks.values import event_timestamps, instant_seconds
 from reconcile.config import ChecksConfig, DatabaseConfig
 from reconcile.shop import open_engine
 
@@ -114,6 +113,8 @@ def test_a_timestamp_that_is_no_instant_is_caught(sqlite_url, suites, engine_kin
 
 def test_what_counts_as_an_instant():
     import pandas as pd
+
+    from reconcile.checks.values import event_timestamps, instant_seconds
     assert instant_seconds("2026-01-01") == 1767225600
     assert instant_seconds("2026-01-01T00:00:00.2505Z") == 1767225600.251         # to the millisecond
     assert instant_seconds("2026-01-01 02:00+02:00") == instant_seconds("2026-01-01T00:00") == 1767225600

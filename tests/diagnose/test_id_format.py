@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import String
 
-from reconcile.diagnose.id_format import canonical, differences
-
 from known_buyers import CONFIG, RECENT, base, buyer, customers_table, profile, run_buyers
 
 EMAILS = CONFIG.replace("max_retries = 1", 'max_retries = 1\n[identity]\nkey = "email"')
@@ -69,6 +67,8 @@ def test_an_email_the_normalisation_does_not_cover(any_db_url):
 
 
 def test_what_counts_as_one_identifier():
+    from reconcile.diagnose.id_format import canonical, differences
+
     assert canonical(" 0004830\u00a0") == canonical("4830") == "4830"
     assert canonical("7.0") == canonical("007") == canonical("7") and canonical("7.50") == canonical("7.5")
     assert canonical("ABC-1") == canonical("abc-1") and canonical("STRASSE@x") == canonical("straße@x")

@@ -97,12 +97,18 @@ def _run_audit(config: Config, as_of: datetime | None, segments: Sequence[str] |
     try:
         for segment in chosen:
             progress.segment_started(segment)
+            log.info("segment %s: reading the truth and Customer.io segment %d", segment.name,
+                     segment.customerio_segment_id)
             result = reconcile_segment(config, segment, as_of, client, engine, progress)
             run.segments.append(result)
+            log.info("segment %s: %s (%s)", segment.name, result.status,
+                     result.error or f"{result.missing_in_customerio:,} missing, {result.extra_in_customerio:,} extra, "
+                                     f"{result.seconds.get('total', 0):.1f} s")
             progress.segment_done(result)
         if any(s.identity_people for s in run.segments):
             run.identity_health = run_counts([s.identity_people for s in run.segments if s.identity_people])
         if suites is not None:
+            log.info("checks: %d suites", len(suites))
             run.checks = run_checks(config.checks, suites, engine=engine, as_of=as_of)
     finally:
         engine.dispose()

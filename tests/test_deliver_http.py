@@ -16,7 +16,7 @@ from reconcile.deliver import Channels, deliver
 from reconcile.deliver.slack import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, message
 from reconcile.deliver.webhook import schema, summary
 from reconcile.errors import DeliveryError
-from reconcile.report import History, write_outputs
+from reconcile.report import write_outputs
 
 from receiver import receiver
 from runs import Spec, make_run, standard_specs, weekly

@@ -6,7 +6,6 @@ a line of its own, with the exit code a run would have. ``--config`` defaults to
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

@@ -48,8 +48,8 @@ def test_quiet_is_errors_and_the_verdict_and_a_recovered_retry_is_silent(shop, t
 
 
 def test_verbosity_levels_on_a_retry_that_recovered(tmp_path, blip):
-    shop, sandbox = blip
-    config = write_config(tmp_path, shop)
+    spoilable, sandbox = blip
+    config = write_config(tmp_path, spoilable)
     argv = ["run", "--config", str(config), "--segment", SEGMENT, "--as-of", AS_OF.isoformat()]
     seen = {}
     for flag in ("--quiet", None, "-v", "--debug"):

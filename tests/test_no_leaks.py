@@ -28,8 +28,8 @@ from reconcile.sandbox import Sandbox, Workspace
 
 from conftest import MYSQL_ADMIN_URL
 from smtp import smtp_server
-from stage import fast_retries  # noqa: F401 (fixture)
-from test_cli_report import write_config
+from known_stage import fast_retries  # noqa: F401 (fixture)
+from demo_project import write_config
 
 pytestmark = [pytest.mark.usefixtures("fast_retries"),
               pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]

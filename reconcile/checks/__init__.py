@@ -1,16 +1,20 @@
-"""Data-quality checks on the events and people that feed Customer.io (issue 4).
+"""Data-quality checks on the events and people that feed Customer.io.
 
-One module per concern; Great Expectations is imported only by :mod:`.gx`, and only when
-checks run, so ``reconcile --help`` and runs without ``[checks]`` stay fast::
+One module per concern, listed in the order a run passes through them; Great Expectations is
+imported only by :mod:`.gx`, and only when checks run, so ``reconcile --help`` and runs without
+``[checks]`` stay fast::
 
     suites.py   checks/*.toml → validated Suite objects (GX's own names and arguments)
+    runner.py   run_checks(): every suite on its source, one CheckResult per expectation
+    sql/        the checks that run in the shop database: plan.py decides which (and what the
+                in-memory pass must still read), dialects.py spells the JSON SQL per database,
+                events.py builds the events query per event name and its scratch tables
     sources.py  events from SQL (read-only, streamed) or JSON Lines; people from SQL
     flatten.py  events → one table per event name, properties as columns, items exploded
     gx.py       an ephemeral, quiet GX context that validates a frame or a SQL query
-    in_database.py  which expectations run in the shop database, and the per-dialect JSON SQL
-    rules.py    what GX has no expectation for, vectorised (drift, items, units, journey, duplicates)
-    runner.py   run_checks(): every suite on its source, one CheckResult per expectation
-    model.py    Expectation, Suite, CheckResult (no heavy imports)
+    rules/      what GX has no expectation for (drift, items, units, journey, duplicates): the
+                argument models in __init__.py, the rules in pandas (pandas.py) and as SQL (sql.py)
+    model.py    Expectation, Suite (no heavy imports); each outcome is a reconcile.results.CheckResult
 
 Typical use (what :func:`reconcile.audit.run_audit` does)::
 

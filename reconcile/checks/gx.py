@@ -1,7 +1,8 @@
 """Great Expectations, quietly: imported only here and only when checks run.
 
-* The import costs about 3 s and 120 MB, so nothing else in reconcile imports GX; this module
-  imports it inside functions (``reconcile --help`` and runs without ``[checks]`` never load it).
+* The import is slow and heavy (``benchmarks/bench_checks.py`` times it), so nothing else in
+  reconcile imports GX; this module imports it inside functions (``reconcile --help`` and runs
+  without ``[checks]`` never load it).
 * Its chatty logging is silenced before and after the import (one logger hard-codes INFO), its
   progress bars are off (``TQDM_DISABLE`` does not work: GX passes ``disable=`` itself), and the
   context is ephemeral: nothing is written to disk.

@@ -2,14 +2,19 @@
 
 Every expectation yields exactly one :class:`CheckResult`, in suite order: a source that
 cannot be read turns its expectations into errors (exit 3), an expectation that raises into a
-failure; nothing unchecked ever shows up as a pass.
+failure; nothing unchecked ever shows up as a pass. That promise is why every step here sits
+inside its own ``try``: one broken suite, source or expectation never stops the others.
 
 Events from ``checks.events_sql`` are checked where they live (``checks.engine = "database"``,
-the default): the expectations :func:`.in_database.plan` accepts run through GX's SQL data
-source in the shop database, reconcile's rules as SQL (:mod:`.rules_in_database`); only if a
-suite holds something else does one lean pass read into memory what that needs
-(:func:`memory_needs`). JSON Lines, ``engine = "pandas"`` and other dialects read every event
-into pandas.
+the default): the expectations :func:`.sql.plan` accepts run through GX's SQL data source in
+the shop database, reconcile's rules as SQL (:mod:`.rules.sql`); only if a suite holds
+something else does one lean pass read into memory what that needs
+(:func:`.sql.memory_needs`). The database work runs in a thread of its own while this one
+reads and flattens, so the two overlap. JSON Lines, ``engine = "pandas"`` and other dialects
+read every event into pandas.
+
+GX is imported on first use (:class:`Validators`), so a run that never reaches it (checks only
+in memory and all of them rules, or a source that cannot be read) does not pay for the import.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import count
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -26,71 +31,69 @@ from sqlalchemy.engine import Engine
 from ..config import ChecksConfig
 from ..errors import first_line
 from ..shop.database import Window
-from .flatten import BASE_COLUMNS, ITEM_BASE, ITEMS_TYPE, EventTable, Flattener, Needs
-from .in_database import MARK, NUMBER, TEXT, TYPED, EventsQuery, Presence, Routed, plan, supported
+from .flatten import BASE_COLUMNS, ITEM_BASE
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
-from .rules import RULES, RuleContext, run_rule
-from .rules_in_database import run_rule_in_database, runs_in_database
-from .sources import SourceError, jsonl_events, sql_events, sql_frame
+from .rules import RuleContext
+from .rules.pandas import run_rule
+from .rules.sql import run_rule_in_database, runs_in_database
+from .sources import SourceError, read_events, sql_frame
+from .sql import (MARK, NUMBER, SEES_MISSING_COLUMNS, TEXT, TYPED, EventsQuery, Presence, Routed, event_names,
+                  kinds_by_column, memory_needs, named_columns, plan, supported)
+
+if TYPE_CHECKING:
+    from .gx import GXValidator
 
 log = logging.getLogger(__name__)
 
 
-def event_names(suites: Iterable[Suite]) -> set[str]:
-    """The event names the suites need: their own and those their journey rules refer to."""
-    names = set()
-    for suite in suites:
-        if suite.event is None:
-            continue
-        names.add(suite.event)
-        names.update(e.kwargs["after"] for e in suite.expectations if e.type == "expect_events_to_follow")
-    return names
-
-
-def event_partitions(checks: ChecksConfig, engine: Engine | None, window: Window) -> Iterator[list[tuple]]:
-    if checks.events_jsonl is not None:
-        return jsonl_events(checks.events_jsonl)
-    if checks.events_sql is not None and engine is not None:
-        return sql_events(engine, checks.events_sql, window)
-    raise SourceError("checks: the suites check events but neither checks.events_sql nor checks.events_jsonl is set")
-
-
-def read_events(checks: ChecksConfig, engine: Engine | None, window: Window, names: set[str],
-                needs: dict[str, Needs] | None = None) -> dict[str, EventTable]:
-    flattener = Flattener(names, needs)
-    for partition in event_partitions(checks, engine, window):
-        flattener.add(partition)
-    return flattener.tables()
-
-
 def run_checks(checks: ChecksConfig, suites: list[Suite], *, engine: Engine | None, as_of: datetime,
-               validator=None) -> list[CheckResult]:
-    """Every suite's results; ``engine`` is the shop database's read-only engine (for the SQL sources)."""
+               validator: GXValidator | None = None) -> list[CheckResult]:
+    """Every suite's results; ``engine`` is the shop database's read-only engine (for the SQL
+    sources); ``validator``: a GX validator to use (and leave open) instead of making one."""
     window = Window.ending(as_of, checks.window_days)
     event_suites = [s for s in suites if s.source == EVENTS]
     people_suites = [s for s in suites if s.source == PEOPLE]
     results: list[CheckResult] = []
-    own_validator = validator is None
-    validator = validator or _LazyValidator(checks)
+    validators = Validators(checks, validator)
     try:
         if event_suites:
-            results += check_events(checks, event_suites, engine, window, validator)
+            results += check_events(checks, event_suites, engine, window, validators)
         if people_suites:
-            results += check_people(checks, people_suites, engine, window, validator)
+            results += check_people(checks, people_suites, engine, window, validators)
     finally:
-        if own_validator:
-            validator.close()
+        validators.close()
     return results
 
 
+class Validators:
+    """The run's GX validator, made (and GX imported) by the first :meth:`get`, which comes
+    inside the ``try`` of the expectations it validates: GX failing to load fails those
+    expectations and no others."""
+
+    def __init__(self, checks: ChecksConfig, given: GXValidator | None = None):
+        self._checks, self._validator, self._owned = checks, given, given is None
+
+    def get(self) -> GXValidator:
+        if self._validator is None:
+            from .gx import GXValidator
+
+            self._validator = GXValidator(max_ids=self._checks.max_event_ids, sample_size=self._checks.sample_size)
+        return self._validator
+
+    def close(self) -> None:
+        """Close the validator this object made (one passed in stays open for its owner)."""
+        if self._owned and self._validator is not None:
+            self._validator.close()
+
+
 def in_database(checks: ChecksConfig, engine: Engine | None) -> bool:
-    """Whether GX's expectations on events run in the shop database (see :mod:`.in_database`)."""
+    """Whether GX's expectations on events run in the shop database (see :mod:`.sql`)."""
     return checks.engine == "database" and checks.events_sql is not None and checks.events_jsonl is None \
         and supported(engine)
 
 
 def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | None, window: Window,
-                 validator) -> list[CheckResult]:
+                 validators: Validators) -> list[CheckResult]:
     """The event suites. In the database, GX's validations run in a thread of their own while this
     one reads what the rules need: the database works (and Python's sqlite3 releases the GIL)
     while Python parses JSON, so the two overlap on two cores."""
@@ -106,7 +109,7 @@ def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
     except Exception as exc:  # SourceError, or a bug of ours: the checks are errors, never passes
         return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-checks-db") as pool:
-        found = {s.name: pool.submit(_in_database, s, routed[s.name], rules[s.name], query, validator, limits)
+        found = {s.name: pool.submit(_in_database, s, routed[s.name], rules[s.name], query, validators, limits)
                  for s in suites if routed[s.name] or rules[s.name]}
         try:
             needs = memory_needs(suites, in_memory) if database else None
@@ -122,12 +125,12 @@ def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
     context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)
     results: list[CheckResult] = []
     for suite in suites:
-        results += check_event_suite(suite, context, validator, found_in_database=in_database_results.get(suite.name))
+        results += check_event_suite(suite, context, validators, found_in_database=in_database_results.get(suite.name))
     return results
 
 
 def check_people(checks: ChecksConfig, suites: list[Suite], engine: Engine | None, window: Window,
-                 validator) -> list[CheckResult]:
+                 validators: Validators) -> list[CheckResult]:
     """People are one row each (far fewer than events) and typed by the database: checked in pandas."""
     try:
         if checks.people_sql is None or engine is None:
@@ -138,50 +141,8 @@ def check_people(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
     id_column = "id" if "id" in people.columns else (people.columns[0] if len(people.columns) else None)
     results: list[CheckResult] = []
     for suite in suites:
-        results += _validate(validator, suite.expectations, people, id_column)
+        results += _validate(validators, suite.expectations, people, id_column)
     return results
-
-
-def memory_needs(suites: list[Suite], in_memory: dict[str, list[Expectation]]) -> dict[str, Needs]:
-    """Per event name, what the checks left in memory read (the rest is not kept)."""
-    needs: dict[str, Needs] = {}
-    for suite in suites:
-        for expectation in in_memory[suite.name]:
-            need = needs.setdefault(suite.event, Needs())
-            if expectation.rule:
-                _rule_needs(expectation, need, needs)
-                continue
-            every = expectation.type in _SEES_MISSING_COLUMNS or not list(_columns([expectation]))
-            if expectation.on == ITEMS:
-                need.items = True
-                need.item_columns = None if every or need.item_columns is None \
-                    else need.item_columns | set(_columns([expectation]))
-            else:
-                need.columns = None if every or need.columns is None else need.columns | set(_columns([expectation]))
-    return needs
-
-
-def _rule_needs(expectation: Expectation, need: Needs, needs: dict[str, Needs]) -> None:
-    arguments = RULES[expectation.type][0](**expectation.kwargs)
-    on_items = expectation.on == ITEMS
-    if expectation.type == "expect_property_names_to_be_consistent":
-        if on_items:
-            need.items, need.item_columns = True, None
-        else:
-            need.presence = True
-        return
-    wanted = {getattr(arguments, name) for name in ("column", "value_column", "key") if hasattr(arguments, name)}
-    if on_items:
-        need.items = True
-        if need.item_columns is not None:
-            need.item_columns |= wanted
-    elif need.columns is not None:
-        need.columns |= wanted | {ITEMS_TYPE}
-    after = getattr(arguments, "after", None)
-    if after is not None:
-        before = needs.setdefault(after, Needs())
-        if before.columns is not None:
-            before.columns.add(arguments.key)
 
 
 def _unreadable(exc: Exception) -> str:
@@ -191,7 +152,7 @@ def _unreadable(exc: Exception) -> str:
     return f"the source could not be read: internal error ({exc.__class__.__name__}); please report it with the log"
 
 
-def check_event_suite(suite: Suite, context: RuleContext, validator, *,
+def check_event_suite(suite: Suite, context: RuleContext, validators: Validators, *,
                       found_in_database: tuple[dict[int, CheckResult], Presence | None] | None = None
                       ) -> list[CheckResult]:
     """One suite's results in its order; ``found_in_database``: the results already found there, and
@@ -206,7 +167,7 @@ def check_event_suite(suite: Suite, context: RuleContext, validator, *,
             not_json, events = presence.not_json, presence.events
     for on, frame in ((EVENTS, table.events), (ITEMS, table.items)):
         chosen = [e for e in suite.expectations if e.on == on and not e.rule and e.index not in by_index]
-        for result, expectation in zip(_validate(validator, chosen, frame, "event_id"), chosen):
+        for result, expectation in zip(_validate(validators, chosen, frame, "event_id"), chosen):
             by_index[expectation.index] = result
     for expectation in suite.expectations:
         if expectation.rule and expectation.index not in by_index:
@@ -224,15 +185,15 @@ def check_event_suite(suite: Suite, context: RuleContext, validator, *,
     return results
 
 
-def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], query: EventsQuery, validator,
-                 limits: RuleContext) -> tuple[dict[int, CheckResult], Presence | None]:
+def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], query: EventsQuery,
+                 validators: Validators, limits: RuleContext) -> tuple[dict[int, CheckResult], Presence | None]:
     """The results of what runs in the database: the routed expectations (by GX on the events or
     line-items query) and reconcile's rules (as SQL); and what the database said about the events."""
     found: dict[int, CheckResult] = {}
     presence = None
     if query.scratch is None:
         try:
-            query.scratch = validator.scratch_engine(query.engine)
+            query.scratch = validators.get().scratch_engine(query.engine)
         except Exception:   # no scratch connection: every check reads the live query, GX fails below
             log.exception("Great Expectations could not open the shop database")
     for on in (EVENTS, ITEMS):
@@ -252,7 +213,7 @@ def _in_database(suite: Suite, routed: list[Routed], rules: list[Expectation], q
                           + (rules if on == EVENTS else [])})
             continue
         presence = counted if on == EVENTS else presence
-        found.update(_gx_in_database(suite.event, on, exist, values, counted, query, validator))
+        found.update(_gx_in_database(suite.event, on, exist, values, counted, query, validators))
         if on == EVENTS:
             found.update(_rules_in_database(suite.event, rules, query, limits))
     return found, presence
@@ -273,19 +234,19 @@ def _rules_in_database(event: str, rules: list[Expectation], query: EventsQuery,
 
 
 def _gx_in_database(event: str, on: str, exist: list[Routed], values: list[Routed], presence: Presence,
-                    query: EventsQuery, validator) -> dict[int, CheckResult]:
+                    query: EventsQuery, validators: Validators) -> dict[int, CheckResult]:
     not_numbers = presence.not_numbers
     mixed = [r for r in values if r.kind == NUMBER and not_numbers.get(r.column)]
     values = [r for r in values if r not in mixed]
     found: dict[int, CheckResult] = {}
-    batches = [(values, _kinds(values)),
+    batches = [(values, kinds_by_column(values)),
                (exist, {k: {TEXT} for k, n in presence.keys.items() if n})]  # absent properties are not selected
     for batch, columns in batches:
         if not batch:
             continue
         expectations = [r.expectation for r in batch]
         try:
-            results = _validate_in_database(validator, query, event, on, columns, batch)
+            results = _validate_in_database(validators.get(), query, event, on, columns, batch)
         except Exception as exc:  # GX or the database failed: every expectation of the batch fails
             log.exception("Great Expectations failed in the database")
             results = [failed_result(e, exc) for e in expectations]
@@ -303,8 +264,8 @@ def _gx_in_database(event: str, on: str, exist: list[Routed], values: list[Route
 _SCRATCH_NAMES = count(1)
 
 
-def _validate_in_database(validator, query: EventsQuery, event: str, on: str, columns: dict[str, set[str]],
-                          batch: list[Routed]) -> list[CheckResult]:
+def _validate_in_database(validator: GXValidator, query: EventsQuery, event: str, on: str,
+                          columns: dict[str, set[str]], batch: list[Routed]) -> list[CheckResult]:
     """GX on the event's rows extracted once into a temporary table; on the live query if the
     database refuses one (no TEMPORARY grant), which is slower but gives the same results."""
     scratch = validator.scratch_engine(query.engine)
@@ -321,14 +282,7 @@ def _validate_in_database(validator, query: EventsQuery, event: str, on: str, co
         query.drop(scratch, table)
 
 
-def _kinds(routed: list[Routed]) -> dict[str, set[str]]:
-    columns: dict[str, set[str]] = {}
-    for r in routed:
-        columns.setdefault(r.column, set()).add(r.kind)
-    return columns
-
-
-def _validate(validator, expectations: list[Expectation], frame: pd.DataFrame, id_column: str | None
+def _validate(validators: Validators, expectations: list[Expectation], frame: pd.DataFrame, id_column: str | None
               ) -> list[CheckResult]:
     """GX on ``frame``. Expectations about which columns exist see the frame as read; the others
     see it with the columns they name and no event carries added as nulls (missing, not a crash)."""
@@ -336,55 +290,21 @@ def _validate(validator, expectations: list[Expectation], frame: pd.DataFrame, i
         return []
     if len(frame.columns) == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in BASE_COLUMNS})
-    shape = [e for e in expectations if e.type in _SEES_MISSING_COLUMNS]
-    values = [e for e in expectations if e.type not in _SEES_MISSING_COLUMNS]
-    needed = [c for c in dict.fromkeys(_columns(values)) if c not in frame.columns]
+    shape = [e for e in expectations if e.type in SEES_MISSING_COLUMNS]
+    values = [e for e in expectations if e.type not in SEES_MISSING_COLUMNS]
+    needed = [c for c in dict.fromkeys(named_columns(values)) if c not in frame.columns]
     widened = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=object) for c in needed}) if needed else frame
     by_index: dict[int, CheckResult] = {}
     for batch, data in ((shape, frame), (values, widened)):
         if not batch:
             continue
         try:
-            results = validator.validate(batch, data, id_column)
+            results = validators.get().validate(batch, data, id_column)
         except Exception as exc:  # GX itself failed: every expectation of the batch fails, none passes
             log.exception("Great Expectations failed")
             results = [failed_result(e, exc) for e in batch]
         by_index.update({e.index: r for e, r in zip(batch, results)})
     return [by_index[e.index] for e in expectations]
-
-
-_SEES_MISSING_COLUMNS = {"expect_column_to_exist", "expect_table_columns_to_match_set",
-                         "expect_table_columns_to_match_ordered_list", "expect_table_column_count_to_equal",
-                         "expect_table_column_count_to_be_between"}
-
-
-def _columns(expectations: list[Expectation]) -> Iterator[str]:
-    for expectation in expectations:
-        if expectation.type in _SEES_MISSING_COLUMNS:
-            continue
-        for key in ("column", "column_A", "column_B"):
-            if isinstance(expectation.kwargs.get(key), str):
-                yield expectation.kwargs[key]
-        for key in ("column_list",):
-            yield from (c for c in expectation.kwargs.get(key) or [] if isinstance(c, str))
-
-
-class _LazyValidator:
-    """The GX validator, made (and GX imported) only when an expectation is actually validated."""
-
-    def __init__(self, checks: ChecksConfig):
-        self.checks, self._validator = checks, None
-
-    def __getattr__(self, name: str):
-        if self._validator is None:
-            from .gx import GXValidator
-
-            self._validator = GXValidator(max_ids=self.checks.max_event_ids, sample_size=self.checks.sample_size)
-        return getattr(self._validator, name)
-
-    def close(self) -> None:
-        if self._validator is not None:
-            self._validator.close()
 
 
 def _result(expectation: Expectation) -> CheckResult:
@@ -404,4 +324,4 @@ def failed_result(expectation: Expectation, exc: Exception | None, why: str | No
     return result
 
 
-__all__ = ["run_checks", "read_events", "check_event_suite", "event_names", "error_result"]
+__all__ = ["run_checks", "Validators", "check_event_suite", "error_result", "failed_result"]

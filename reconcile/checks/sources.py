@@ -11,6 +11,9 @@ Column names the events query must return: ``event_id`` (or ``id``), ``name`` (o
 A JSON Lines file has one event object per line with the same keys; ``properties`` may be an
 object or its JSON text.
 
+:func:`read_events` reads the source the ``[checks]`` section names and flattens it as it goes,
+keeping only what the checks left in memory read.
+
 Anything that stops a source from being read completely raises :class:`SourceError` (a
 :class:`~reconcile.errors.CompareError`): the checks on it are "error", never a pass.
 """
@@ -25,8 +28,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ..config import ChecksConfig
 from ..errors import ConfigError, SourceError
 from ..shop.database import PARTITION_ROWS, Window, stream_rows
+from .flatten import EventTable, Flattener, Needs
 
 CANONICAL = ("event_id", "name", "customer_id", "anonymous_id", "timestamp", "properties")
 ALIASES = {"event_id": ("event_id", "id"), "name": ("name", "event"), "customer_id": ("customer_id",),
@@ -130,4 +135,23 @@ def sql_frame(engine: Engine, sql: str, window: Window, *, key: str) -> pd.DataF
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["SourceError", "column_positions", "sql_events", "jsonl_events", "sql_frame", "CANONICAL"]
+def event_partitions(checks: ChecksConfig, engine: Engine | None, window: Window) -> Iterator[list[tuple]]:
+    """The partitions of the events source ``checks`` names: the JSON Lines file, else events_sql."""
+    if checks.events_jsonl is not None:
+        return jsonl_events(checks.events_jsonl)
+    if checks.events_sql is not None and engine is not None:
+        return sql_events(engine, checks.events_sql, window)
+    raise SourceError("checks: the suites check events but neither checks.events_sql nor checks.events_jsonl is set")
+
+
+def read_events(checks: ChecksConfig, engine: Engine | None, window: Window, names: set[str],
+                needs: dict[str, Needs] | None = None) -> dict[str, EventTable]:
+    """The events of ``names`` from the configured source, flattened (keeping only ``needs``)."""
+    flattener = Flattener(names, needs)
+    for partition in event_partitions(checks, engine, window):
+        flattener.add(partition)
+    return flattener.tables()
+
+
+__all__ = ["SourceError", "column_positions", "sql_events", "jsonl_events", "sql_frame", "event_partitions",
+           "read_events", "CANONICAL"]

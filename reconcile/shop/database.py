@@ -152,8 +152,11 @@ def own_statements(target: Engine | Connection) -> Iterator[Any]:
 
     PostgreSQL refuses ``CREATE TEMP TABLE`` in a read-only transaction and SQLite's
     ``query_only`` refuses every write, so these statements run on the driver connection with
-    no SQLAlchemy transaction on it (SQLite's ``query_only`` lifted for their duration). Only
-    reconcile's DDL and inserts of its own values go through here, never the shop's SQL.
+    no SQLAlchemy transaction on it (SQLite's ``query_only`` lifted for their duration). What
+    goes through here is reconcile's own DDL and its own rows, with one exception: on SQLite the
+    checks copy the events query into a temporary table with ``CREATE TEMPORARY TABLE ... AS
+    SELECT``, because ``query_only`` refuses even that; a SELECT cannot write on SQLite (it has no
+    data-changing functions), so the guard is not weakened.
     ``target`` is a Connection whose temporary tables must outlive the call, or an Engine
     (its connection is returned to the pool afterwards)."""
     owned = isinstance(target, Engine)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jsonschema
@@ -19,9 +20,19 @@ from reconcile.report.schema import results_schema
 from reconcile.demo import build_demo
 from reconcile.sandbox import Sandbox, Workspace
 
-from test_cli_report import AS_OF, SEGMENT, shop, write_config  # noqa: F401  (shop is a fixture)
+from demo_project import served_demo_shop, write_config
 
-REPO = Path(__file__).resolve().parents[1]
+AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+SEGMENT = "purchased_30d_email_consent"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    with served_demo_shop(tmp_path_factory.mktemp("shop"), AS_OF) as served:
+        yield served
+
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*argv: str, **kwargs) -> subprocess.CompletedProcess:
@@ -38,7 +49,7 @@ def blip(tmp_path):
         yield (url, sandbox.url, demo.api_key), sandbox
 
 
-def test_quiet_is_errors_and_the_verdict_and_a_recovered_retry_is_silent(shop, tmp_path, capsys):  # noqa: F811
+def test_quiet_is_errors_and_the_verdict_and_a_recovered_retry_is_silent(shop, tmp_path, capsys):
     config = write_config(tmp_path, shop)
     code = main(["run", "--config", str(config), "--segment", SEGMENT, "--as-of", AS_OF.isoformat(), "--quiet"])
     out, err = capsys.readouterr()
@@ -66,7 +77,7 @@ def test_verbosity_levels_on_a_retry_that_recovered(tmp_path, blip):
     assert "sandbox-demo-key" not in "".join(seen.values())
 
 
-def test_segments_lists_ids_from_a_config_without_segments(shop, tmp_path, capsys):  # noqa: F811
+def test_segments_lists_ids_from_a_config_without_segments(shop, tmp_path, capsys):
     config = write_config(tmp_path, shop)
     config.write_text(config.read_text().split("[[segments]]")[0])
     assert main(["segments", "--config", str(config)]) == 0
@@ -77,7 +88,7 @@ def test_segments_lists_ids_from_a_config_without_segments(shop, tmp_path, capsy
     assert capsys.readouterr().err == "reconcile: error: config.toml: segments: is required\n"
 
 
-def test_history_needs_neither_the_key_nor_the_database(shop, tmp_path, monkeypatch):  # noqa: F811
+def test_history_needs_neither_the_key_nor_the_database(shop, tmp_path, monkeypatch):
     config = write_config(tmp_path, shop)
     assert main(["run", "--config", str(config), "--segment", SEGMENT, "--as-of", AS_OF.isoformat(), "--quiet"]) == 1
     text = config.read_text()
@@ -90,7 +101,7 @@ def test_history_needs_neither_the_key_nor_the_database(shop, tmp_path, monkeypa
     assert run_cli("run", "--config", str(config)).returncode == 2    # a run still needs them
 
 
-def test_no_history_keeps_a_trial_run_out_of_the_trend(shop, tmp_path, capsys):  # noqa: F811
+def test_no_history_keeps_a_trial_run_out_of_the_trend(shop, tmp_path, capsys):
     config = write_config(tmp_path, shop)
     base = ["run", "--config", str(config), "--segment", SEGMENT, "--quiet"]
     assert main([*base, "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / "reports" / "weekly")]) == 1
@@ -114,7 +125,7 @@ def test_a_closed_pipe_ends_the_printing_not_the_run(tmp_path):
     assert err == "" and (tmp_path / "demo" / "report.html").exists()
 
 
-def test_results_json_says_its_schema_and_reconcile_version(shop, tmp_path, capsys):  # noqa: F811
+def test_results_json_says_its_schema_and_reconcile_version(shop, tmp_path, capsys):
     config = write_config(tmp_path, shop)
     assert main(["check", SEGMENT, "--config", str(config), "--as-of", AS_OF.isoformat(), "--json"]) == 1
     results = json.loads(capsys.readouterr().out)

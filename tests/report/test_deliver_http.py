@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import datetime, timezone
 
 import jsonschema
 import pytest
@@ -19,8 +20,18 @@ from reconcile.errors import DeliveryError
 from reconcile.report import write_outputs
 
 from receiver import receiver
-from runs import Spec, make_run, standard_specs, weekly
-from test_cli_report import SEGMENT, shop, write_config  # noqa: F401  (shop is a fixture)
+from built_runs import Spec, make_run, standard_specs, weekly
+from demo_project import served_demo_shop, write_config
+
+AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+SEGMENT = "purchased_30d_email_consent"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    with served_demo_shop(tmp_path_factory.mktemp("shop"), AS_OF) as served:
+        yield served
+
 
 SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSECRETtoken"
 
@@ -118,7 +129,7 @@ def test_on_failure_sends_only_when_the_run_did_not_pass(tmp_path, monkeypatch):
     assert done[0].summary == 'not sent to slack: the run passed and slack.send = "on_failure"'
 
 
-def test_the_command_line_posts_and_exits_4_when_a_post_fails(shop, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_the_command_line_posts_and_exits_4_when_a_post_fails(shop, tmp_path, capsys, monkeypatch):
     with receiver() as (base, posted):
         monkeypatch.setenv("TEST_SLACK_URL", base + "/ok" + SECRET_PATH)
         sections = (f'\n[slack]\nwebhook_url = "${{TEST_SLACK_URL}}"\n'
@@ -137,7 +148,7 @@ def test_the_command_line_posts_and_exits_4_when_a_post_fails(shop, tmp_path, ca
     assert "SECRET" not in results
 
 
-def test_slack_needs_its_section_and_variable_before_the_audit(shop, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_slack_needs_its_section_and_variable_before_the_audit(shop, tmp_path, capsys, monkeypatch):
     config = write_config(tmp_path, shop)
     assert main(["run", "--config", str(config), "--slack"]) == 2
     assert capsys.readouterr().err == ('reconcile: error: --slack needs a [slack] section in config.toml '

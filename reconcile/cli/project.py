@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..errors import ExitCode
 from .output import show
@@ -27,10 +28,14 @@ def validate(args: argparse.Namespace) -> int:
     """One line per thing checked, ``ok`` or ``problem``, then the exit code a run would have for them."""
     from ..validate import exit_code, validate as check
 
+    colour = sys.stdout.isatty()
     findings = []
     for finding in check(config_path(args)):
         findings.append(finding)
-        show(f"{'ok' if finding.ok else 'problem':<8} {finding.message}")
+        label = f"{'ok' if finding.ok else 'problem':<8}"
+        if colour:      # green and red only for a person at a terminal; pipes and logs get plain text
+            label = f"\033[{32 if finding.ok else 31}m{label}\033[0m"
+        show(f"{label} {finding.message}")
     code = exit_code(findings)
     problems = sum(1 for f in findings if not f.ok)
     if code == ExitCode.PASS:

@@ -3,7 +3,7 @@ the repository, runs ``reconcile demo`` (its FAIL report) and ``reconcile init``
 folder, with nothing of the checkout on its path. Also: the distribution's name and metadata.
 
 Installing pandas, pyarrow and Great Expectations takes a while, so the dependencies' wheels are
-kept in a cache (``~/.cache/reconcile-tests/wheelhouse``, one folder per lock) and installed from
+kept in a cache (``~/.cache/reconcile-tests/wheelhouse-*``, one folder per lock and Python) and installed from
 it without asking an index; the first run fills it through pip's ordinary index."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def installed(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "reconcile", source / "reconcile", ignore=shutil.ignore_patterns("__pycache__"))
     pip(sys.executable, "wheel", "--no-deps", "--wheel-dir", str(scratch / "dist"), str(source))
     [wheel] = (scratch / "dist").glob("*.whl")
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(LOCK.read_bytes() + sys.version.encode()).hexdigest()[:12]   # wheels differ per Python
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reconcile-tests" / f"wheelhouse-{digest}"
     if not (cache / "complete").exists():
         pip(sys.executable, "wheel", "--wheel-dir", str(cache), "-c", str(LOCK), f"{wheel}[demo]")

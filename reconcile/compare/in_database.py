@@ -224,7 +224,7 @@ def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
 # normalise are mapped into ``<table>_u`` before the counts that need them.
 
 
-def _compare_postgresql(run, table: str, keyed: Callable[[bool], str], key: str):
+def _compare_postgresql(run, table: str, keyed: Callable[..., str], key: str):
     """The truth's keys read once into a temporary table (allowed in a read-only transaction), and
     one full join of both sides' distinct keys that counts and writes down the missing and extra
     keys; the rows are then fetched by those few keys. One join reads each side once, where three
@@ -247,11 +247,12 @@ def _compare_postgresql(run, table: str, keyed: Callable[[bool], str], key: str)
     run(f"ANALYZE {table}_m, {table}_x")
     extra = [tuple(row) for row in run(f"SELECT c.pos, c.k, c.id, c.email, c.cio_id FROM {table} c "
                                        f"WHERE c.k IS NULL OR c.k IN (SELECT k FROM {table}_x) ORDER BY c.pos")]
-    missing = run(f"SELECT tr.* FROM {keyed(bool(raws))} JOIN {table}_m m ON m.k = tr.reconcile_key")
+    missing = run(f"SELECT tr.* FROM {keyed(bool(raws), True)} JOIN {table}_m m ON m.k = tr.reconcile_key "
+                  "ORDER BY tr.reconcile_row")
     return counts, missing, extra     # (the missing rows last: the caller reads them)
 
 
-def _compare_joined(run, table: str, keyed: Callable[[bool], str], key: str):
+def _compare_joined(run, table: str, keyed: Callable[..., str], key: str):
     """The truth query as a derived table in each statement, anti-joined to the distinct
     Customer.io keys: SQLite's query_only forbids writing its keys down, and MariaDB plans an
     INSERT ... SELECT of an EXISTS truth query far worse than the same SELECT. On MariaDB, keys
@@ -274,8 +275,8 @@ def _compare_joined(run, table: str, keyed: Callable[[bool], str], key: str):
         f"(SELECT DISTINCT k FROM {truth_keys} tt WHERE k IS NOT NULL) tk ON tk.k = c.k "
         f"WHERE c.k IS NULL OR tk.k IS NULL ORDER BY c.pos")]
     distinct = run(f"SELECT COUNT(*) FROM {table}_d").scalar()
-    missing = run(f"SELECT tr.* FROM {keyed(bool(raws))} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
-                  f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL")
+    missing = run(f"SELECT tr.* FROM {keyed(bool(raws), True)} LEFT JOIN {table}_d d ON d.k = tr.reconcile_key "
+                  f"WHERE tr.reconcile_key IS NOT NULL AND d.k IS NULL ORDER BY tr.reconcile_row")
     return (*counts, distinct), missing, extra     # (the missing rows last: the caller reads them)
 
 
@@ -295,8 +296,8 @@ def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of
         check_key_type(conn, dialect, sql, key, window, segment.name)
         utf8 = dialect != "postgresql" or run("SELECT current_setting('server_encoding')").scalar() == "UTF8"
 
-        def keyed(mapped: bool) -> str:
-            return key_relation(dialect, key, sql, table, mapped, utf8)
+        def keyed(mapped: bool, numbered: bool = False) -> str:
+            return key_relation(dialect, key, sql, table, mapped, utf8, numbered)
 
         compare = _compare_postgresql if dialect == "postgresql" else _compare_joined
         counts, missing_result, extra_rows = compare(run, table, keyed, key)
@@ -305,12 +306,12 @@ def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of
         transaction.rollback()
 
     rows_read, keyed_rows, truth_count, matched, distinct = (int(value or 0) for value in counts)
-    truth_columns = missing_columns[2:]
+    truth_columns = missing_columns[3:]
     if not any(c == key or c.lower() == key.lower() for c in truth_columns):
         raise DatabaseError(f"segment {segment.name}: the truth SQL returns no column named \"{key}\" (identity.key)")
     missing_frame = pd.DataFrame.from_records(missing_rows, columns=missing_columns)
     missing_frame = missing_frame.drop_duplicates("reconcile_key", keep="first")
-    people = missing_frame.drop(columns=["reconcile_key", "reconcile_raw"])
+    people = missing_frame.drop(columns=["reconcile_key", "reconcile_raw", "reconcile_row"])
     people.index = string_index(pa.array(missing_frame["reconcile_key"].astype(object).tolist(), pa.string()))
     truth = TruthSet(key=key, people=people, rows_read=rows_read, rows_without_key=rows_read - keyed_rows,
                      columns=truth_columns)

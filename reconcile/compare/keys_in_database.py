@@ -63,14 +63,19 @@ def _type_name(cursor, dialect: str, code: Any) -> str:
     return next((name for name, value in vars(FIELD_TYPE).items() if value == code and name.isupper()), f"type {code}")
 
 
-def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = False, utf8: bool = True) -> str:
+def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = False, utf8: bool = True,
+                 numbered: bool = False) -> str:
     """The truth SQL as the derived table ``tr`` with ``reconcile_key`` (the normalised key, NULL
-    where there is none) and ``reconcile_raw`` (the key's text where Python must normalise it,
-    PostgreSQL and MariaDB), then the truth's own columns.
+    where there is none), ``reconcile_raw`` (the key's text where Python must normalise it,
+    PostgreSQL and MariaDB) and ``reconcile_row``, then the truth's own columns.
 
     ``mapped``: join ``<table>_u`` for the keys Python normalised (without it they have no key
     yet: the first pass, which finds them, need not pay for the join). ``utf8``: PostgreSQL's
-    server encoding is UTF8, where a byte count tells ASCII apart faster than a pattern."""
+    server encoding is UTF8, where a byte count tells ASCII apart faster than a pattern.
+    ``numbered``: ``reconcile_row`` (first of the truth's columns) is the row's position in the
+    truth SQL's output, numbered before any join, so the pass that reads the missing people's
+    rows keeps the first row of each person, as in memory, whatever order its joins return."""
+    rows = f"(SELECT ROW_NUMBER() OVER () AS reconcile_row, t0.* FROM ({sql}) t0)" if numbered else f"({sql})"
     if dialect == "sqlite":
         value, column = f"CAST(t.{key} AS TEXT)", f"t.{key}"
         chars = " || ".join(f"char({c})" for c in BLANKS)
@@ -78,7 +83,7 @@ def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = Fa
         normalised = (f"CASE WHEN typeof({column}) = 'integer' THEN {value} "
                       f"WHEN typeof({column}) = 'text' AND length({column}) = length(CAST({column} AS BLOB)) "
                       f"THEN {ascii_key} ELSE {python_function(key)}({column}) END")
-        return f"(SELECT {normalised} AS reconcile_key, NULL AS reconcile_raw, t.* FROM ({sql}) t) tr"
+        return f"(SELECT {normalised} AS reconcile_key, NULL AS reconcile_raw, t.* FROM {rows} t) tr"
     if dialect == "postgresql":
         value = f"CAST(t.{key} AS text)"
         trimmed = f"btrim({value}, {' || '.join(f'chr({c})' for c in BLANKS)})"
@@ -91,7 +96,7 @@ def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = Fa
         beyond_ascii = f"LENGTH({value}) <> CHAR_LENGTH({value})"
     python_key, join = ("u.k", f" LEFT JOIN {table}_u u ON u.raw = {value}") if mapped else ("NULL", "")
     return (f"(SELECT CASE WHEN {beyond_ascii} THEN {python_key} ELSE {ascii_key} END AS reconcile_key, "
-            f"CASE WHEN {beyond_ascii} THEN {value} END AS reconcile_raw, t.* FROM ({sql}) t{join}) tr")
+            f"CASE WHEN {beyond_ascii} THEN {value} END AS reconcile_raw, t.* FROM {rows} t{join}) tr")
 
 
 def _ascii_rule(key: str, value: str, trimmed: str, lowered: str) -> str:

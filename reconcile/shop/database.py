@@ -202,19 +202,6 @@ def stream_rows(engine: Engine, sql: str, window: Window, partition_rows: int = 
             transaction.rollback()
 
 
-def query_columns(engine: Engine, sql: str, window: Window, lists: Sequence[str] = ()) -> list[str]:
-    """The column names a team's query returns, read without running it: the query as a derived
-    table under ``LIMIT 0``, in a read-only, rolled-back transaction. ``lists`` are its expanding
-    parameters (the lookup's ``:ids``), bound to one empty value."""
-    statement, values = bind_window(f"SELECT * FROM ({sql.strip().rstrip(';').strip()}) AS reconcile_q LIMIT 0",
-                                    engine.dialect.name, window, lists)
-    values.update({name: [""] for name in lists if name in statement._bindparams})
-    with engine.connect() as conn, conn.begin() as transaction:
-        columns = list(conn.execute(statement, values).keys())
-        transaction.rollback()
-    return columns
-
-
 def find_column(columns: Iterable[str], name: str) -> str | None:
     """The column named ``name``, exactly, else ignoring case; None when there is none."""
     columns = list(columns)
@@ -246,4 +233,4 @@ def describe_database_error(exc: DBAPIError, engine: Engine, what: str = "the tr
 
 
 __all__ = ["Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
-           "guard_like", "own_statements", "stream_rows", "query_columns", "find_column", "describe_database_error"]
+           "guard_like", "own_statements", "stream_rows", "find_column", "describe_database_error"]

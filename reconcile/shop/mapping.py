@@ -3,7 +3,7 @@
 ``[segments.compare]`` and ``window_column`` name columns of the truth SQL or of the lookup; a
 name neither returns would silently never be compared (a misspelled ``email_consnet`` would let
 every consent mismatch through as ``unexplained``). So before a run starts, each query's columns
-are read without running it (:func:`~.database.query_columns`), and a name neither returns stops
+are read without running it (:func:`~.probe.query_columns`), and a name neither returns stops
 the run with a :class:`~reconcile.errors.ConfigError` (exit 2) naming the key path and the
 columns that do exist. A query that cannot be read here is left to the run itself, which
 reports it on its segment as it always does.
@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Config, SegmentConfig
 from ..errors import ConfigError, ReconcileError
-from .database import Window, find_column, query_columns
+from .database import Window, find_column
+from .probe import query_columns
 
 
 def check_mapped_columns(config: Config, segments: Sequence[SegmentConfig], engine: Engine, as_of: datetime) -> None:

@@ -33,7 +33,8 @@ def test_a_lookup_that_fails_is_on_the_verdict_the_subject_and_quiet_output(any_
     [segment] = json.loads((tmp_path / "out" / "results.json").read_text())["segments"]
     assert segment["diagnosis_complete"] is False and "causes" not in segment
     assert segment["diagnosis_error"].startswith("the diagnosis lookup_sql failed: ")
-    assert out == ""
+    assert out == "FAIL: 1 of 1 segment out of tolerance, diagnosis incomplete\n"       # --quiet: the verdict line
+    # and, on standard error (which the cron recipe keeps), why
     assert err == f"reconcile: warning: segment buyers: diagnosis incomplete: {segment['diagnosis_error']}\n"
     assert mailbox.messages[0].message["Subject"].strip() == "[reconcile] FAIL: 1 of 1 segment out of tolerance, diagnosis incomplete"
 
@@ -53,7 +54,7 @@ def test_a_complete_diagnosis_says_so(any_db_url, tmp_path, capsys):
     assert run(any_db_url, CONFIG, tmp_path, "--quiet") == 0
     [segment] = json.loads((tmp_path / "out" / "results.json").read_text())["segments"]
     assert (segment["diagnosis_complete"], segment["diagnosis_error"]) == (True, None)
-    assert capsys.readouterr() == ("", "")
+    assert capsys.readouterr() == ("PASS: the segment is within tolerance\n", "")
 
 
 def test_the_summary_and_the_report_say_it(tmp_path, capsys, sqlite_url):

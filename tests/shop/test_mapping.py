@@ -49,3 +49,16 @@ def test_a_column_the_lookup_returns_is_enough(any_db_url, tmp_path):
         config.write_text(text.format(url=any_db_url, base_url=sandbox.url))
         assert main(["run", "--config", str(config), "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(),
                      "--quiet"]) == 0
+
+
+def test_validate_says_the_same(any_db_url, tmp_path, capsys):
+    """``reconcile validate`` makes the check a run makes first, and exits as the run would (2)."""
+    rows, people = base()
+    fill_shop(any_db_url, rows)
+    with served(people) as sandbox:
+        config = tmp_path / "config.toml"
+        config.write_text(CONFIG.replace('email_consent = "email_consent"\n', 'email_consnet = "email_consent"\n')
+                          .format(url=any_db_url, base_url=sandbox.url))
+        assert main(["validate", "--config", str(config)]) == 2
+    assert ('config.toml: segments[0].compare.email_consnet: neither the truth SQL nor the lookup_sql returns a column '
+            'named "email_consnet"') in capsys.readouterr().out

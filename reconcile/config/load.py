@@ -69,10 +69,26 @@ def _customerio(file: Path, table: Any) -> CustomerIOConfig:
         section.fail(f"must be above 0 and at most {MAX_REQUESTS_PER_SECOND:g} (the App API limit)", "requests_per_second")
     membership = section.get("membership", one_of(*MEMBERSHIP_MODES), "pages")
     export_above = section.get("export_above", positive_integer, 1_000_000)
+    site_id = section.get("site_id", nonempty, None)
+    track_key = section.get("track_api_key", _variable("a Track API key"), None)
+    plan_age = section.get("max_plan_age_hours", number, 24.0)
+    if not plan_age > 0:
+        section.fail("must be above 0 (hours a repair plan stays valid)", "max_plan_age_hours")
     section.finish()
     return CustomerIOConfig(app_api_key=key, region=region, base_url=base_url.rstrip("/") if base_url else None,
                             timeout_seconds=timeout or 30.0, max_retries=retries, requests_per_second=rate,
-                            membership=membership, export_above=export_above)
+                            membership=membership, export_above=export_above, site_id=site_id and site_id.strip(),
+                            track_api_key_variable=track_key, max_plan_age_hours=plan_age)
+
+
+def _variable(what: str):
+    """A ``"${VAR}"`` kept as the variable's name, read only when used: ``what`` is never kept in the file."""
+    def read(section: Section, key: str, value: Any) -> str:
+        match = VAR.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            section.fail(f'write it as "${{VAR}}" and export VAR: {what} is never kept in the file', key)
+        return match.group(1)
+    return read
 
 
 def _identity(file: Path, table: Any) -> str:
@@ -160,16 +176,9 @@ def _email(file: Path, table: Any) -> EmailConfig:
                      "starttls upgrades a plain connection (port 587)", "starttls")
     port = section.get("smtp_port", positive_integer, 465 if use_ssl else 587)
     username = section.get("username", nonempty, None)
-    section.seen.add("password")
-    password_variable = None
-    if "password" in section.table:
-        raw = section.table["password"]
-        match = VAR.fullmatch(raw) if isinstance(raw, str) else None
-        if match is None:
-            section.fail('write it as "${VAR}" and export VAR: a password is never kept in the file', "password")
-        password_variable = match.group(1)
-        if username is None:
-            section.fail("a password needs a username", "password")
+    password_variable = section.get("password", _variable("a password"), None)
+    if password_variable is not None and username is None:
+        section.fail("a password needs a username", "password")
     prefix = section.get("subject_prefix", string, "[reconcile]")
     send = section.get("send", one_of("always", "on_failure"), "always")
     mask = section.get("mask_emails", boolean, False)

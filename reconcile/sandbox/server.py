@@ -145,7 +145,7 @@ class Sandbox:
     """The stand-in App API: ``with Sandbox(workspace) as sandbox: ... sandbox.url ...``.
 
     ``rate_limit`` requests per any 1-second window are admitted, more get 429 (None: no
-    limit); only admitted requests use up the window. ``retry_after`` adds that header to those
+    limit); only admitted requests use up the window, which the App API and the Track API each have. ``retry_after`` adds that header to those
     429s. ``end_of_pages`` is how the last membership page ends: ``"omit"`` leaves ``next``
     out, ``"empty"`` sends ``""``, ``"null"`` sends ``null``. ``site_id`` and ``track_api_key``
     are the Track API's credentials (:attr:`track` serves it).
@@ -165,7 +165,7 @@ class Sandbox:
         self.track = TrackEndpoints(workspace, site_id, track_api_key, lambda: self.url)
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
-        self._admitted: deque[float] = deque()
+        self._admitted: dict[bool, deque[float]] = {False: deque(), True: deque()}   # App API, Track API
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -210,7 +210,7 @@ class Sandbox:
         pending = RequestRecord(arrived, request.method, request.path, request.query, 0, request.body)
         with self._lock:
             self.requests.append(pending)
-        if self._admit(arrived):
+        if self._admit(arrived, request.path.startswith("/api/")):
             reply = self._answer_admitted(request)
         else:
             headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after is not None else {}
@@ -251,12 +251,13 @@ class Sandbox:
             return reset(reply)
         return reply
 
-    def _admit(self, arrived: float) -> bool:
-        """Whether this arrival keeps admitted requests within ``rate_limit`` per any 1-second window."""
+    def _admit(self, arrived: float, track: bool) -> bool:
+        """Whether this arrival keeps admitted requests within ``rate_limit`` per any 1-second window;
+        the App API and the Track API are limited apart, as upstream."""
         if self.rate_limit is None:
             return True
         with self._lock:
-            window = self._admitted
+            window = self._admitted[track]
             while window and window[0] <= arrived - 1.0:
                 window.popleft()
             if len(window) + 1 > self.rate_limit:

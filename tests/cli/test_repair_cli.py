@@ -16,9 +16,6 @@ from reconcile.errors import ConfirmationNeeded
 
 from audited_demo import Audited, audit_demo, track_writes
 from demo_project import write_config
-from known_stage import fast_retries  # noqa: F401 (fixture)
-
-pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +25,12 @@ def audited(tmp_path_factory) -> Audited:
 
 @pytest.fixture
 def project(audited, tmp_path, monkeypatch, capsys):
-    """A sandbox, a config.toml pointing at it, the Track key exported, and a plan made by the CLI."""
+    """A sandbox, a config.toml pointing at it (one retry: the faults here outlast it), the Track key
+    exported, and a plan made by the CLI."""
     monkeypatch.setenv("CUSTOMERIO_TRACK_API_KEY", DEMO_TRACK_API_KEY)
-    with audited.serve() as sandbox:
+    with audited.serve(rate_limit=None) as sandbox:     # several clients one after another: the limit has its own tests
         config = write_config(tmp_path / "project", (audited.url, sandbox.url, audited.api_key))
+        config.write_text(config.read_text().replace('site_id = "', 'max_retries = 1\nsite_id = "', 1))
         plan = tmp_path / "plan.jsonl"
         assert main(["plan", str(audited.run_dir), "--config", str(config), "--out", str(plan)]) == 0
         shown = capsys.readouterr().out

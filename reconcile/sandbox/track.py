@@ -29,7 +29,8 @@ import threading
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from .api import Reply, Request, json_reply
+from .api import Request
+from .replies import Reply, json_reply
 from .workspace import Workspace, email_key
 
 MAX_VALUE_BYTES, MAX_ATTRIBUTES = 1000, 300

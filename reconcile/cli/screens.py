@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..audit import Progress
+from ..repair.plan_file import CONFIRMATION, DEFAULT_KINDS
 from ..report.summary import (causes, checks_verdict, format_count, format_percent, format_points, segment_severity,
                               verdict_line)
 from ..results import CheckResult, CheckSeverity, RunResult, Status, worst
@@ -199,8 +200,7 @@ def plan_screen(written, next_steps: bool = True) -> str:
              f"{plan.run['as_of']} ({plan.run['status'].upper()})",
              f"  {'kind':<9} {'cause':<22} {'actions':>8}  sent"]
     for kind, by_cause in summary.actions.items():
-        sent = "by default" if kind in ("update", "identify") else f"with --include {kind} --yes-" + (
-            "merge" if kind == "merge" else "delete")
+        sent = "by default" if kind in DEFAULT_KINDS else f"with --include {kind} --yes-{CONFIRMATION[kind]}"
         lines += [f"  {kind:<9} {cause:<22} {count:>8,}  {sent}" for cause, count in by_cause.items()]
     if summary.left_alone:
         lines.append("left alone:")
@@ -213,7 +213,7 @@ def plan_screen(written, next_steps: bool = True) -> str:
                  + ("; review it, then" if next_steps else ""))
     if next_steps:
         lines += [f"  reconcile apply {written.path}          a dry run: what it would send",
-                  f"  reconcile apply {written.path} --yes    sends update and identify"]
+                  f"  reconcile apply {written.path} --yes    sends {' and '.join(DEFAULT_KINDS)}"]
     return "\n".join(lines)
 
 

@@ -75,8 +75,7 @@ def build_plan(run: RunFolder, config: Config, *, app: CustomerIOClient, workspa
         if engine is not None:
             engine.dispose()
     profiles = read_profiles(people, app, config.identity_key)
-    profiles.fetch(sorted({p.email_owner for p in people if p.email_owner}), "id")
-    profiles.fetch([p.id for p in people if p.id and p.profile is None], "id")
+    profiles.fetch(sorted({p.email_owner for p in people if p.email_owner}), "id")    # merges' primaries
     profiles.fetch_emails([p.email for p in people if p.email and p.profile is None])
     planning = Planning(config, app, profiles, owners, removal)
     actions = plan_merges(people, planning)

@@ -44,14 +44,16 @@ class Progress:
 
     @property
     def applied(self) -> set[str]:
-        return {action for action, outcome in self.latest.items() if outcome["outcome"] == APPLIED}
+        return {action for action, outcome in self.latest.items() if outcome.get("outcome") == APPLIED}
 
     def _read(self) -> None:
         lines = self.path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines):
             try:
                 entry = json.loads(line)
-            except ValueError:
+                if entry.get("type") == "outcome":
+                    self.latest[entry["action"]] = entry
+            except (ValueError, KeyError, AttributeError):
                 if number == len(lines) - 1:
                     continue              # cut short by a crash: that action is sent again
                 raise PlanRefused(f"{self.path}, line {number + 1}: not a progress entry; move the file away only "
@@ -59,8 +61,6 @@ class Progress:
             if number == 0 and entry.get("plan_id") != self.plan.id:
                 raise PlanRefused(f"{self.path} records another plan's progress; move it away, or apply the plan "
                                   "it belongs to")
-            if entry.get("type") == "outcome":
-                self.latest[entry["action"]] = entry
 
     def begin(self, environment_id: str, include: tuple[str, ...], now: datetime) -> None:
         if not self.path.exists():

@@ -14,6 +14,9 @@ from reconcile.audit import run_audit
 from reconcile.errors import ConfirmationNeeded, PlanRefused
 from reconcile.repair import apply_plan, plan_run, progress_path, read_plan
 
+from reconcile.demo import DEMO_SITE_ID, DEMO_TRACK_API_KEY
+from reconcile.sandbox import Sandbox, Workspace
+
 from audited_demo import AS_OF, Audited, audit_demo, clients, person_key, track_writes
 
 ALL = ("update", "identify", "merge", "delete")
@@ -77,6 +80,21 @@ def test_every_kind_reaches_customerio_and_only_timing_noise_is_left(served, aud
     assert {cause for s in again.segments for cause in (s.causes or {})} <= {"window_edge"}
 
 
+def test_suppressions_delete_and_block_the_identifiers(audited, tmp_path):
+    with audited.serve() as sandbox:
+        app, track = clients(sandbox)
+        written = plan_run(audited.run_dir, audited.config(sandbox), app=app, track=track,
+                           out=tmp_path / "plan.jsonl", removal="suppress")
+        with pytest.raises(ConfirmationNeeded):                        # --yes-delete confirms suppressions too
+            apply_plan(written.path, client=track, include=("suppress",), dry_run=False)
+        report = apply_plan(written.path, client=track, include=("suppress",), confirmed={"delete"}, dry_run=False)
+        suppressed = written.plan.of_kind("suppress")
+        assert report.complete and len(report.applied) == len(suppressed) == len(audited.people_with("not_in_shop"))
+        for action in suppressed:
+            assert sandbox.workspace.find(action.person["cio_id"], "cio_id") is None
+            assert f"id:{action.person['id']}" in sandbox.track.suppressed
+
+
 def test_a_429_storm_is_waited_out_and_each_action_is_sent_once(audited, tmp_path):
     """A client far faster than the sandbox's 3 requests a second: every call beyond the limit gets
     429 with Retry-After, is waited for and sent again."""
@@ -93,7 +111,7 @@ def test_a_429_storm_is_waited_out_and_each_action_is_sent_once(audited, tmp_pat
         assert sent(sandbox) == calls(chosen)                          # ... and each was accepted exactly once
 
 
-def test_a_5xx_mid_apply_stops_with_an_exact_record_and_a_resumed_apply_sends_the_rest_once(served, audited):
+def test_a_5xx_mid_apply_stops_with_an_exact_record_and_a_resumed_apply_sends_the_rest_once(served, caplog):
     sandbox, _, written = served
     _, track = clients(sandbox, max_retries=2)
     sandbox.inject("status", status=503, path=r"^/api/v1/customers/", after=5, times=3)   # every retry of the 6th
@@ -115,6 +133,10 @@ def test_a_5xx_mid_apply_stops_with_an_exact_record_and_a_resumed_apply_sends_th
     assert sent(sandbox) == calls(chosen)                              # over both runs: each exactly once
     third = apply_plan(written.path, client=track, dry_run=False)
     assert third.applied == [] and third.complete and len(sent(sandbox)) == len(chosen)
+    assert "retry 1 of 2" in caplog.text                               # the retries were logged ...
+    for action in chosen:                                              # ... without the people or the key
+        assert not [value for value in (action.person["email"], action.person["cio_id"]) if value and value in caplog.text]
+    assert DEMO_TRACK_API_KEY not in caplog.text + progress_path(written.path).read_text()
 
 
 def test_a_stale_plan_is_refused_even_for_a_dry_run(served):
@@ -145,8 +167,6 @@ def test_merges_and_deletes_are_refused_without_their_confirmation(served, inclu
 def test_a_plan_for_another_workspace_is_refused(audited, served):
     _, _, written = served
     other = json.loads(json.dumps(audited.workspace)) | {"environment_id": "somebody-else"}
-    from reconcile.sandbox import Sandbox, Workspace
-    from reconcile.demo import DEMO_SITE_ID, DEMO_TRACK_API_KEY
     with Sandbox(Workspace.from_dict(other), api_key=audited.api_key, site_id=DEMO_SITE_ID,
                  track_api_key=DEMO_TRACK_API_KEY) as elsewhere:
         _, track = clients(elsewhere)
@@ -179,3 +199,18 @@ def test_merge_follow_ups_wait_for_their_merge(served):
     skipped = [a for a, message in report.failed if message == f"needs action {first_merge.id}, which is not applied"]
     assert [a.needs for a in skipped] == [first_merge.id] * len(skipped)
     assert person_key(first_merge.person) and read_plan(written.path).of_kind("merge") == merges
+
+
+def test_a_progress_line_cut_short_by_a_crash_is_sent_again_and_another_plans_progress_is_refused(served):
+    sandbox, track, written = served
+    chosen = written.plan.of_kind("update", "identify")
+    apply_plan(written.path, client=track, dry_run=False)
+    journal = progress_path(written.path)
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:25])      # the last outcome half written
+    again = apply_plan(written.path, client=track, dry_run=False)
+    assert [a.id for a in again.applied] == [chosen[-1].id] and again.complete
+    header = json.loads(lines[0]) | {"plan_id": "0" * 16}
+    journal.write_text(json.dumps(header) + "\n")
+    with pytest.raises(PlanRefused, match="records another plan's progress"):
+        apply_plan(written.path, client=track)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 import shutil
 import sqlite3
 import stat
@@ -151,6 +152,28 @@ def test_causes_the_planner_does_not_know_are_listed_with_the_reason(audited, tm
                                                                  "nothing is sent")
     assert left[(who["id_format"], "id_format")].startswith("an id spelled differently on the two sides")
     assert left[(undiagnosed["id"], "not_diagnosed")].startswith("not diagnosed")
+
+
+def test_an_email_spelled_differently_is_an_attribute_update(audited, tmp_path):
+    """``id_format`` (another engineer's cause) where the fix is an attribute: the shop's spelling of
+    the email, written to the profile addressed by its cio_id."""
+    run = tmp_path / "run"
+    shutil.copytree(audited.run_dir, run)
+    with open(run / "discrepancies.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    counts = Counter(r["id"] for r in rows)
+    row = next(r for r in rows if r["cause"] == "attribute_stale" and counts[r["id"]] == 1)
+    profile = profiles_by_id(audited)[row["id"]]
+    row.update(cause="id_format", attribute="email", shop_value=profile["email"],
+               customerio_value=f" {profile['email'].upper()}")
+    with open(run / "discrepancies.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plan = make_plan(audited, tmp_path, run_dir=run).plan
+    (action,) = [a for a in plan.of_kind("update") if a.person["id"] == row["id"]]
+    assert action.cause == "id_format" and action.call.path == f"/api/v1/customers/cio_{profile['cio_id']}"
+    assert action.call.body["email"] == profile["email"] and action.before["email"] == f" {profile['email'].upper()}"
 
 
 def test_suppress_instead_of_delete(audited, tmp_path):

@@ -12,10 +12,12 @@ The package, in the order the data flows (each stage imports only the ones above
     diagnose/      why each differing person differs; identity health
     checks/        data-quality expectations on the events that feed Customer.io
     audit.py       one run: every segment from start to verdict, then the checks
+    validate.py    every part a run needs (config, suites, queries, key, segment ids), tried without running
     report/        what a run leaves on disk: results.json, discrepancies.csv, report.html, history
-    deliver.py     the written report, emailed
+    deliver/       the written report, delivered: email, Slack, a webhook
     repair/        a reviewed plan from a finished run, applied through the Track API
     cli/           argv → the library → an exit code; the only place that prints
+    init/          a new project: the commented config.toml ``reconcile init`` writes
     demo/          the embedded default: a generated shop and its drifted workspace
     sandbox/       a stand-in Customer.io (App and Track APIs) on loopback, for the demo and tests
 
@@ -25,7 +27,9 @@ The library is usable without the command line::
     >>> run = run_audit(load_config("config.toml"))
     >>> run.status, [s.mismatch_rate for s in run.segments]
 
-Names are imported on first use, so ``reconcile --help`` loads neither pandas nor Arrow.
+Names are imported on first use, so ``reconcile --help`` loads neither pandas nor Arrow, and
+importing reconcile changes no process-wide setting (Arrow's allocator is switched only while a
+run runs: :func:`reconcile.audit.system_allocator`).
 """
 
 from __future__ import annotations

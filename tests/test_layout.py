@@ -20,8 +20,8 @@ LAYERS = [
     {"shop", "customerio"},
     {"compare"},
     {"diagnose", "checks"},
-    {"audit", "report"},
-    {"deliver"},
+    {"audit", "report", "validate"},
+    {"deliver", "init"},
     {"repair"},                        # a reviewed plan from a finished run, applied through the Track API
     {"demo"},
     {"cli"},

@@ -10,8 +10,11 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ExitCode, UsageError
+from ..errors import DeliveryError, ExitCode, UsageError
 from ..results import RunResult, Status
+from .output import hide_secrets, show
+from .parser import config_path
+from .project import init, schema, validate
 
 
 def default_out_dir(base: Path, now: datetime | None = None) -> Path:
@@ -33,42 +36,53 @@ def run(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
     from ..report import History, write_outputs
+    from ..report.summary import verdict_line
     from .screens import progress_display, summary, wants_progress
 
-    config = load_config(args.config)
-    settings = _email_settings(config) if args.email else None
+    config = load_config(config_path(args))
+    hide_secrets(config.secrets())
+    channels = _channels(config, args)
     out = args.out or default_out_dir(config.path.parent)
-    history = History.for_config(config, out.parent)
+    history = History.for_config(config, out.parent, keep=args.history)
     with progress_display(wants_progress(args.quiet)) as progress:
         result = run_audit(config, as_of=args.as_of, segments=args.segments, progress=progress)
     out = write_outputs(result, out, history=history)
-    if not args.quiet:
-        print(summary(result, out))
-    _deliver(result, out, settings, history, args.quiet)
+    show(verdict_line(result) if args.quiet else summary(result, out))
+    _deliver(result, out, channels, history, args.quiet)
     return exit_code_for(result)
 
 
 def demo(args: argparse.Namespace) -> int:
+    from ..deliver import Channels
     from ..demo.runner import demo_email_settings, demo_history, run_demo
+    from ..report.summary import verdict_line
     from .screens import progress_display, summary, wants_progress
 
     if args.repair:
         return demo_repair(args)
-    settings = None
-    if args.config and not args.email:
-        raise UsageError("demo uses --config only for its [email] section, with --email")
-    if args.email:
+    channels = None
+    if args.config and not (args.email or args.slack or args.webhook):
+        raise UsageError("demo uses --config only for its delivery sections, with --email, --slack or --webhook")
+    if args.config:
         from ..config import load_config
-        settings = _email_settings(load_config(args.config)) if args.config else demo_email_settings()
+        config = load_config(args.config)
+        hide_secrets(config.secrets())
+        channels = _channels(config, args)
+    elif args.slack or args.webhook:
+        raise UsageError("demo --slack and --webhook need --config PATH with those sections")
+    elif args.email:
+        channels = Channels(email=demo_email_settings())
     out = args.out or default_out_dir(Path.cwd())
-    history = demo_history(out.parent)
+    history = demo_history(out.parent, keep=args.history)
     with progress_display(wants_progress(args.quiet)) as progress:
         result, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers, out=out,
                                progress=progress, history=history)
-    if not args.quiet:
-        print(summary(result, out))
-        print("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
-    _deliver(result, out, settings, history, args.quiet)
+    if args.quiet:
+        show(verdict_line(result))
+    else:
+        show(summary(result, out))
+        show("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
+    _deliver(result, out, channels, history, args.quiet)
     return exit_code_for(result)
 
 
@@ -76,16 +90,17 @@ def demo_repair(args: argparse.Namespace) -> int:
     """``reconcile demo --repair``: the loop closed on the sandbox; the exit code is the second audit's
     (3 when the plan could not be applied)."""
     from ..demo.repair_loop import run_repair_demo
+    from ..report.summary import verdict_line
     from .screens import progress_display, repair_demo_screen, wants_progress
 
-    if args.email or args.config:
-        raise UsageError("demo --repair writes two runs and a plan; it does not email (drop --email and --config)")
+    if args.email or args.slack or args.webhook or args.config:
+        raise UsageError("demo --repair writes two runs and a plan and delivers nothing: drop --email, --slack, "
+                         "--webhook and --config")
     out = args.out or default_out_dir(Path.cwd())
     with progress_display(wants_progress(args.quiet)) as progress:
         result = run_repair_demo(out=out, as_of=args.as_of, seed=args.seed, customers=args.customers,
                                  progress=progress)
-    if not args.quiet:
-        print(repair_demo_screen(result))
+    show(verdict_line(result.after) if args.quiet else repair_demo_screen(result))
     return exit_code_for(result.after) if result.applied.complete else ExitCode.COULD_NOT_COMPARE
 
 
@@ -98,10 +113,11 @@ def plan(args: argparse.Namespace) -> int:
 
     run = read_run(args.run_dir)
     config = load_config(args.config or _named_config(run.config_path, f"{run.path}/results.json"))
+    hide_secrets(config.secrets())
     with client_from_settings(config.customerio) as app, track_client_from_settings(config.customerio) as track:
         written = plan_run(run, config, app=app, track=track, out=args.out,
                            removal="suppress" if args.suppress else "delete")
-    print(plan_screen(written))
+    show(plan_screen(written))
     return ExitCode.PASS
 
 
@@ -115,6 +131,7 @@ def apply(args: argparse.Namespace) -> int:
 
     include = check_include([kind.strip() for kind in args.include.split(",") if kind.strip()])
     config = load_config(args.config or _named_config(Path(read_plan(args.plan).config), str(args.plan)))
+    hide_secrets(config.secrets())
     confirmed = {flag for flag, given in (("merge", args.yes_merge), ("delete", args.yes_delete)) if given}
     client = track_client_from_settings(config.customerio) if args.yes else None
     try:
@@ -130,7 +147,7 @@ def apply(args: argparse.Namespace) -> int:
     finally:
         if client is not None:
             client.close()
-    print(apply_screen(report))
+    show(apply_screen(report))
     if report.interrupted:
         return ExitCode.INTERRUPTED
     return ExitCode.PASS if report.dry_run or report.complete else ExitCode.COULD_NOT_COMPARE
@@ -149,33 +166,36 @@ def gate(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
     from ..report import History, results_json, write_outputs
+    from ..report.summary import verdict_line
     from .screens import gate_screen, progress_display, wants_progress
 
-    config = load_config(args.config)
+    config = load_config(config_path(args))
+    hide_secrets(config.secrets())
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
         result = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress)
     if args.out:
-        write_outputs(result, args.out, history=History.for_config(config, args.out.parent))
+        write_outputs(result, args.out, history=History.for_config(config, args.out.parent, keep=args.history))
     if args.json:
-        print(results_json(result), end="")
-    elif not args.quiet:
-        print(gate_screen(result))
+        show(results_json(result).rstrip("\n"))
+    else:
+        show(verdict_line(result) if args.quiet else gate_screen(result))
     return exit_code_for(result)
 
 
 def history(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..report import History
+    """Reads only [history] and reports/: no API key, no database, nothing else of the config."""
+    from ..config import load_section
+    from ..report import History, history_key
     from .screens import history_table
 
-    config = load_config(args.config)
-    folder = args.reports or config.path.parent / "reports"
-    kept = History.for_config(config, folder)
-    last = config.history.trend_runs if args.last is None else args.last
+    path = config_path(args)
+    settings = load_section(path, "history")
+    folder = args.reports or path.absolute().parent / "reports"
+    kept = History(folder, history_key(path), settings)
+    last = settings.trend_runs if args.last is None else args.last
     if last <= 0:
         raise UsageError("--last must be a positive number of runs")
-    print(history_table(kept.runs(), segments=args.segments, last=last, folder=folder,
-                        keep_runs=config.history.keep_runs))
+    show(history_table(kept.runs(), segments=args.segments, last=last, folder=folder, keep_runs=settings.keep_runs))
     return ExitCode.PASS
 
 
@@ -190,10 +210,10 @@ def sandbox(args: argparse.Namespace) -> int:
     site, track_key = (DEMO_SITE_ID, DEMO_TRACK_API_KEY) if shop else ("sandbox-site", "sandbox-track-key")
 
     def banner(server) -> None:
-        print(f"sandbox Customer.io App API and Track API at {server.url}\n{shop_note}api key: {api_key}\n"
-              f"track api: site id {site}, key {track_key} (for reconcile apply: "
-              f"export CUSTOMERIO_TRACK_API_KEY={track_key})\n"
-              "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
+        show(f"sandbox Customer.io App API and Track API at {server.url}\n{shop_note}api key: {api_key}\n"
+             f"track api: site id {site}, key {track_key} (for reconcile apply: "
+             f"export CUSTOMERIO_TRACK_API_KEY={track_key})\n"
+             "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)")
 
     serve(workspace, api_key=api_key, port=args.port, on_ready=banner, site_id=site, track_api_key=track_key)
     return ExitCode.PASS
@@ -203,35 +223,45 @@ def segments(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..customerio import client_from_settings
 
-    client = client_from_settings(load_config(args.config).customerio)
+    config = load_config(config_path(args), require_segments=False)    # listing ids comes before configuring them
+    hide_secrets(config.secrets())
+    client = client_from_settings(config.customerio)
     rows = []
     for segment in client.list_segments():
         count = client.segment_count(segment.id) if segment.state == "finished" else None
         rows.append((segment.id, segment.name, segment.type, segment.state, count))
-    print(f"{'id':>6}  {'type':<8} {'state':<14} {'count':>10}  name")
+    lines = [f"{'id':>6}  {'type':<8} {'state':<14} {'count':>10}  name"]
     for id_, name, kind, state, count in rows:
         shown = f"{count:,}" if count is not None else "building"
-        print(f"{id_:>6}  {kind:<8} {state:<14} {shown:>10}  {name}")
+        lines.append(f"{id_:>6}  {kind:<8} {state:<14} {shown:>10}  {name}")
+    show("\n".join(lines))
     return ExitCode.PASS
 
 
-def _email_settings(config):
-    """The config's [email], checked before the audit starts (its password variable included)."""
-    if config.email is None:
-        raise UsageError(f"--email needs an [email] section in {config.path.name} (see the README, \"Email\")")
-    config.email.password()
-    return config.email
+def _channels(config, args: argparse.Namespace):
+    from ..deliver import channels_for
+
+    return channels_for(config, email=args.email, slack=args.slack, webhook=args.webhook)
 
 
-def _deliver(result: RunResult, out: Path, settings, history, quiet: bool) -> None:
-    if settings is None:
+def _deliver(result: RunResult, out: Path, channels, history, quiet: bool) -> None:
+    """The one call that delivers a written report (email, Slack, webhook); a failure is exit 4."""
+    if not channels:
         return
-    from ..deliver import send_report
+    from ..deliver import deliver
 
-    delivery = send_report(result, out, settings, history.context(result, exclude=out))
+    try:
+        deliveries = deliver(result, out, channels, history)
+    except DeliveryError as exc:
+        deliveries = [d for d in exc.deliveries if not d.error]
+        if not quiet:
+            for delivery in deliveries:
+                show(delivery.summary)
+        raise
     if not quiet:
-        print(delivery.summary)
+        for delivery in deliveries:
+            show(delivery.summary)
 
 
 COMMANDS = {"run": run, "demo": demo, "sandbox": sandbox, "segments": segments, "check": gate, "history": history,
-            "plan": plan, "apply": apply}
+            "init": init, "validate": validate, "schema": schema, "plan": plan, "apply": apply}

@@ -89,6 +89,7 @@ class RetryingClient:
                 self._pause(attempt - 1, last, where)
             try:
                 response = self._send(method, path, params, json, where)
+                log.debug("Customer.io %s: %d", where, response.status_code)
                 return self._interpret(response, method, path, where, **context)
             except Transient as transient:
                 last = transient

@@ -22,6 +22,7 @@ LAYERS = [
     {"diagnose", "checks"},
     {"audit", "report", "validate"},
     {"deliver", "init"},
+    {"repair"},                        # a reviewed plan from a finished run, applied through the Track API
     {"demo"},
     {"cli"},
     {"__main__"},

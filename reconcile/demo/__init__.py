@@ -27,6 +27,8 @@ from .drift import DemoRecord, SegmentRecord, customerio_side, demo_segments, in
 from .shop import generate, write_shop
 
 DEMO_API_KEY = "sandbox-demo-key"
+DEMO_SITE_ID = "sandbox-demo-site"             # the Track API's credentials; config.toml names the same site
+DEMO_TRACK_API_KEY = "sandbox-demo-track-key"
 
 
 @dataclass
@@ -67,4 +69,4 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
     return Demo(workspace=workspace, record=record)
 
 
-__all__ = ["Demo", "DemoRecord", "SegmentRecord", "build_demo"]
+__all__ = ["Demo", "DemoRecord", "SegmentRecord", "build_demo", "DEMO_API_KEY", "DEMO_SITE_ID", "DEMO_TRACK_API_KEY"]

@@ -1,9 +1,10 @@
-"""The audit: for each segment, truth + Customer.io → diff → diagnosis → verdict, each on its own.
+"""The audit: for each segment, truth + Customer.io → diff → diagnosis → verdict, each on its own;
+then the data-quality checks, the purchases against the shop's orders, and the core events' flow.
 
 A segment that cannot be compared (unknown id, still building, API down, SQL error) becomes
-``status: "error"`` with its one-line message, and the other segments are still reconciled.
-This module is the library's entry point; the CLI only parses arguments and maps the result
-to an exit code.
+``status: "error"`` with its one-line message, and the other segments are still reconciled;
+the purchases and the flow likewise. This module is the library's entry point; the CLI only
+parses arguments and maps the result to an exit code.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .checks import run_checks, suites_for
 from .compare import diff_sides, fetch_membership, read_both
@@ -24,7 +25,8 @@ from .customerio.completeness import confirm_count
 from .diagnose import apply_diagnosis, diagnose_segment
 from .diagnose.identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
-from .results import RunResult, SegmentResult, decide
+from .purchases import compare_purchases, read_flow
+from .results import FlowResult, RunResult, SegmentResult, decide, decide_flow
 from .shop import open_engine
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,13 @@ def select_segments(config: Config, names: Sequence[str] | None) -> list[Segment
 
 
 def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequence[str] | None = None,
-              client: CustomerIOClient | None = None, progress: Progress | None = None) -> RunResult:
-    """Reconcile the selected segments; never raises for a segment that cannot be compared."""
+              client: CustomerIOClient | None = None, progress: Progress | None = None,
+              baselines: Mapping[str, tuple[float, int]] | None = None) -> RunResult:
+    """Reconcile the selected segments; never raises for a segment that cannot be compared.
+
+    ``baselines`` are the core events' usual day counts, ``{event: (median, runs)}`` from the
+    history (:meth:`reconcile.report.history.History.volume_baselines`); without them no
+    event's volume is judged, only its age."""
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
@@ -75,10 +82,26 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
             run.identity_health = run_counts([s.identity_people for s in run.segments if s.identity_people])
         if suites is not None:
             run.checks = run_checks(config.checks, suites, engine=engine, as_of=as_of)
+        if config.purchases is not None:
+            run.purchases = compare_purchases(config, engine, client, as_of)
+        if suites is not None:
+            run.flow = core_events_flow(config, suites, engine, as_of, baselines or {})
     finally:
         engine.dispose()
     run.finished_at = datetime.now(timezone.utc)
     return run
+
+
+def core_events_flow(config: Config, suites, engine, as_of: datetime,
+                     baselines: Mapping[str, tuple[float, int]]) -> list[FlowResult]:
+    """Each suite's event: stale or off its usual volume (critical for the purchase event)."""
+    names = list(dict.fromkeys(suite.event for suite in suites if suite.event))
+    critical = config.purchases.event if config.purchases is not None else "order_completed"
+    flows = read_flow(config.checks, engine, as_of, names, critical)
+    for flow in flows:
+        flow.baseline, flow.runs_in_baseline = baselines.get(flow.event, (None, 0))
+        decide_flow(flow, config.checks.max_age_hours, config.checks.volume_drop)
+    return flows
 
 
 def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,
@@ -146,4 +169,4 @@ def _apply_diff(result: SegmentResult, diff: SegmentDiff, segment: SegmentConfig
     result.discrepancies = diff.discrepancies(segment.name)
 
 
-__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments"]
+__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "core_events_flow"]

@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     settings = _email_settings(config) if args.email else None
     out = args.out or default_out_dir(config.path.parent)
     history = History.for_config(config, out.parent)
+    as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet)) as progress:
-        result = run_audit(config, as_of=args.as_of, segments=args.segments, progress=progress)
+        result = run_audit(config, as_of=as_of, segments=args.segments, progress=progress,
+                           baselines=history.volume_baselines(as_of))
     out = write_outputs(result, out, history=history)
     if not args.quiet:
         print(summary(result, out))
@@ -78,10 +80,13 @@ def gate(args: argparse.Namespace) -> int:
     from .screens import gate_screen, progress_display, wants_progress
 
     config = load_config(args.config)
+    history = History.for_config(config, args.out.parent if args.out else config.path.parent / "reports")
+    as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
-        result = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress)
+        result = run_audit(config, as_of=as_of, segments=[args.segment], progress=progress,
+                           baselines=history.volume_baselines(as_of))
     if args.out:
-        write_outputs(result, args.out, history=History.for_config(config, args.out.parent))
+        write_outputs(result, args.out, history=history)
     if args.json:
         print(results_json(result), end="")
     elif not args.quiet:

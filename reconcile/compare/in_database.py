@@ -216,17 +216,23 @@ def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
 
 def _normalised(dialect: str, key: str) -> str:
     """SQL for the normalised key of the truth row ``t`` (NULL where it has none)."""
+    return normalised_key(dialect, f"t.{key}", key)
+
+
+def normalised_key(dialect: str, column: str, key: str) -> str:
+    """SQL for ``column`` normalised as the identity ``key`` (``"id"`` or ``"email"``), NULL
+    where it has none: the database's spelling of :func:`reconcile.identity.normalizer`."""
     if dialect == "postgresql":
         chars = " || ".join(f"chr({c})" for c in BLANKS)
-        value, trimmed = f"CAST(t.{key} AS text)", f"btrim(CAST(t.{key} AS text), {chars})"
+        value, trimmed = f"CAST({column} AS text)", f"btrim(CAST({column} AS text), {chars})"
         return f"NULLIF(lower({trimmed}), '')" if key == "email" else \
             f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
     if dialect in ("mysql", "mariadb"):
-        value = f"CAST(t.{key} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin"
+        value = f"CAST({column} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin"
         trimmed = f"REGEXP_REPLACE({value}, '^[[:space:]\\\\x1c-\\\\x1f]+|[[:space:]\\\\x1c-\\\\x1f]+$', '')"
         return f"NULLIF(LOWER({trimmed}), '')" if key == "email" else \
             f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
-    value = f"CAST(t.{key} AS TEXT)"
+    value = f"CAST({column} AS TEXT)"
     chars = " || ".join(f"char({c})" for c in BLANKS)
     trimmed = f"trim({value}, {chars})"
     return f"NULLIF(lower({trimmed}), '')" if key == "email" else f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
@@ -327,4 +333,4 @@ def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of
     return truth, diff
 
 
-__all__ = ["diff_in_database", "DatabaseMembership"]
+__all__ = ["diff_in_database", "DatabaseMembership", "normalised_key"]

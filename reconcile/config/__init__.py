@@ -7,7 +7,7 @@
 
 from .load import load_config, parse_config
 from .model import (ChecksConfig, Config, CustomerIOConfig, DatabaseConfig, DiagnosisConfig, EmailConfig,
-                    HistoryConfig, SegmentConfig)
+                    HistoryConfig, PurchasesConfig, SegmentConfig)
 
 __all__ = ["load_config", "parse_config", "Config", "DatabaseConfig", "CustomerIOConfig", "SegmentConfig",
-           "HistoryConfig", "EmailConfig", "ChecksConfig", "DiagnosisConfig"]
+           "HistoryConfig", "EmailConfig", "ChecksConfig", "DiagnosisConfig", "PurchasesConfig"]

@@ -32,7 +32,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..errors import ConfigError
 from .model import (DIFF_MODES, MAX_REQUESTS_PER_SECOND, MEMBERSHIP_MODES, ChecksConfig, Config, CustomerIOConfig,
-                    DatabaseConfig, DiagnosisConfig, EmailConfig, HistoryConfig, SegmentConfig)
+                    DatabaseConfig, DiagnosisConfig, EmailConfig, HistoryConfig, PurchasesConfig, SegmentConfig)
 from .values import (VAR, Section, boolean, days, integer, nonempty, number, one_of, positive_integer, show,
                      string)
 
@@ -192,9 +192,37 @@ def _checks(file: Path, table: Any) -> ChecksConfig:
         people_sql=section.get("people_sql", nonempty, None), window_days=section.get("window_days", days, 30),
         max_event_ids=section.get("max_event_ids", positive_integer, 100),
         sample_size=section.get("sample_size", positive_integer, 5),
-        engine=section.get("engine", one_of("database", "pandas"), "database"), source=file.name)
+        engine=section.get("engine", one_of("database", "pandas"), "database"), source=file.name,
+        max_age_hours=section.get("max_age_hours", number, 24), volume_drop=section.get("volume_drop", share, 0.5))
     section.finish()
     return checks
+
+
+def _purchases(file: Path, table: Any, checks: ChecksConfig | None) -> PurchasesConfig:
+    section = Section(file, "purchases", table)
+    purchases = PurchasesConfig(
+        orders_sql=section.get("orders_sql", nonempty), event=section.get("event", nonempty, "order_completed"),
+        window_days=section.get("window_days", days, 7),
+        max_latency_seconds=section.get("max_latency_seconds", number, 300),
+        revenue_tolerance=section.get("revenue_tolerance", number, 0.01),
+        tolerance=section.get("tolerance", share, 0.005),
+        activity_sample=section.get("activity_sample", integer, 200))
+    if purchases.activity_sample < 0:
+        section.fail(f"expected 0 (off) or a positive number of orders, got {purchases.activity_sample}",
+                     "activity_sample")
+    section.finish()
+    if checks is None or (checks.events_sql is None and checks.events_jsonl is None):
+        section.fail("compares the orders with the events of [checks]: set checks.events_sql "
+                     "(or checks.events_jsonl) too")
+    return purchases
+
+
+def share(section: Section, key: str, value: Any) -> float:
+    """A share between 0 and 1 (tolerances, volume_drop)."""
+    fraction = number(section, key, value)
+    if fraction > 1:
+        section.fail(f"is a share between 0 and 1, got {fraction:g}", key)
+    return fraction
 
 
 def parse_config(text: str, path: str | Path = "config.toml") -> Config:
@@ -212,6 +240,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
     email = root.get("email", lambda s, k, v: _email(file, v), None)
     checks = root.get("checks", lambda s, k, v: _checks(file, v), None)
     diagnosis = root.get("diagnosis", lambda s, k, v: _diagnosis(file, v), DiagnosisConfig())
+    purchases = root.get("purchases", lambda s, k, v: _purchases(file, v, checks), None)
     diff = root.get("diff", one_of(*DIFF_MODES), "memory")
     raw_segments = root.get("segments", lambda s, k, v: v)
     root.finish()
@@ -226,7 +255,7 @@ def parse_config(text: str, path: str | Path = "config.toml") -> Config:
         seen[segment.name] = i
     return Config(path=file, database=database, customerio=customerio,
                   identity_key=identity_key, segments=segments, history=history, email=email,
-                  checks=checks, diagnosis=diagnosis, diff=diff)
+                  checks=checks, diagnosis=diagnosis, diff=diff, purchases=purchases)
 
 
 def load_config(path: str | Path) -> Config:

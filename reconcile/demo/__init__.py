@@ -23,6 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine
 
 from .drift import DemoRecord, SegmentRecord, customerio_side, demo_segments, inject, scaled
+from .purchases import plant_purchases, purchase_side
 from .shop import generate, write_shop
 
 DEMO_API_KEY = "sandbox-demo-key"
@@ -50,6 +51,7 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
     shop = generate(rng, as_of, customers + deleted)
     plan = inject(shop, rng, segments, customers, deleted)
     shop.freeze(rng, scale=customers / 3000)
+    purchases = plant_purchases(shop, plan, seed)      # the outbox's purchase problems, before it is written
     owned = not isinstance(engine_or_url, Engine)
     engine = create_engine(engine_or_url) if owned else engine_or_url
     try:
@@ -58,6 +60,7 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
         if owned:
             engine.dispose()
     workspace, record = customerio_side(shop, plan, segments, rng, seed)
+    record.purchases = purchase_side(shop, purchases, workspace)
     return Demo(workspace=workspace, record=record)
 
 

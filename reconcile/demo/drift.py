@@ -367,7 +367,9 @@ class DemoRecord:
 
     ``injected`` names customer ids (as strings) by kind of drift; ``extra_profiles`` the
     profiles that exist only because of drift (``duplicate_profile``, ``idless_profile``), by
-    cio_id; ``event_problems`` the outbox's problems, each with its count and event ids.
+    cio_id; ``event_problems`` the outbox's problems, each with its count and event ids;
+    ``purchases`` what the purchases' comparison and activity sample must show
+    (:func:`reconcile.demo.purchases.purchase_side`).
     """
 
     as_of: datetime
@@ -378,6 +380,7 @@ class DemoRecord:
     extra_profiles: dict[str, dict[str, Any]]
     event_problems: dict[str, dict[str, Any]]
     segments: dict[str, SegmentRecord]
+    purchases: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

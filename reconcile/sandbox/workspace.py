@@ -7,7 +7,9 @@ The JSON shape (the demo generator writes it, tests build it)::
                  "attributes": {"last_order_at": "1712345678"}, "unsubscribed": false}, ...],
      "segments": [{"id": 12, "name": "...", "description": "", "state": "finished", "progress": null,
                    "type": "dynamic", "tags": null, "created_at": 1700000000, "updated_at": 1700000000,
-                   "members": ["a3000001", ...]}, ...]}
+                   "members": ["a3000001", ...]}, ...],
+     "activities": [{"cio_id": "a3000001", "type": "event", "name": "order_completed",   # optional
+                     "timestamp": 1712345678, "data": {"order_id": "ORD-1"}}, ...]}
 
 People are stored column-wise (one list per field, a person is a row number) and a segment's
 members as an ``array`` of row numbers, because a workspace of a million members must fit in a
@@ -21,6 +23,8 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
+
+from .activities import ActivityLog
 
 IDENTIFIER_MODES = ("email_or_id", "id_only")
 ID_TYPES = ("id", "email", "cio_id")
@@ -91,6 +95,7 @@ class Workspace:
         self._by_id: dict[str, int] = {}
         self._by_email: dict[str, int | list[int]] = {}   # a list only when profiles share an email
         self._segments: dict[int, SegmentData] = {}
+        self.activities = ActivityLog()                    # each profile's activity log (activities.py)
 
     # ------------------------------------------------------------------ building
 
@@ -165,6 +170,7 @@ class Workspace:
             meta.pop("id", None)
             meta.pop("name", None)
             workspace.add_segment(segment["id"], segment.get("name", ""), segment.get("members", ()), **meta)
+        workspace.activities.load(data.get("activities", []), workspace._by_cio_id.__contains__)
         return workspace
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +181,10 @@ class Workspace:
             shown = {name: getattr(segment, name) for name in SEGMENT_FIELDS}
             shown["members"] = [self._cio_ids[row] for row in segment.members]
             segments.append(shown)
-        return {"identifiers": self.identifiers, "people": people, "segments": segments}
+        shown = {"identifiers": self.identifiers, "people": people, "segments": segments}
+        if len(self.activities):
+            shown["activities"] = self.activities.to_list()
+        return shown
 
     @classmethod
     def load(cls, path: str | Path) -> Workspace:

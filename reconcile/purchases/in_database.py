@@ -64,7 +64,7 @@ class OrdersAndEvents:
         orders = ours(f"SELECT {key('order_id', 'id')} AS order_id, {key(settings.key, settings.key)} AS person, "
                       f"{key('id', 'id')} AS id, {key('email', 'email')} AS email, {revenue} AS revenue, "
                       f"{times.seconds('q.' + q(found['completed_at']), kinds[found['completed_at']])} AS t "
-                      "FROM (") + orders_sql + ") AS q"
+                      "FROM (") + orders_sql + ") AS q" + _fence(dialect)
         events = cls._events(engine, json, times, events_sql, window, settings)
         return cls(engine, window, settings, f"WITH o AS ({orders}), e AS ({events}) ", found["revenue"] is not None)
 
@@ -92,7 +92,7 @@ class OrdersAndEvents:
         return (ours(f"SELECT x.event_id AS event_id, {normalised_key(dialect, prop('order_id'), 'id')} AS order_id, "
                      f"{person} AS person, x.anonymous_id AS anonymous_id, "
                      f"CASE WHEN {json.is_object(p)} THEN {json.key_number(p, 'revenue')} END AS revenue, "
-                     f"{times.seconds('x.stamp', kinds[stamp])} AS t FROM (") + inner + ") AS x")
+                     f"{times.seconds('x.stamp', kinds[stamp])} AS t FROM (") + inner + ") AS x" + _fence(dialect))
 
     # ------------------------------------------------------------------ the statements
 
@@ -163,6 +163,13 @@ class OrdersAndEvents:
     def recent(self, since: int) -> int:
         (count,), = self.fetch(f"SELECT COUNT(*) FROM o WHERE o.order_id IS NOT NULL AND o.t >= {int(since)}")
         return int(count)
+
+
+def _fence(dialect: str) -> str:
+    """What keeps MariaDB/MySQL from merging a common table expression into the statement that
+    uses it: merged, every JSON extraction and normalisation would be computed again for each
+    pair the joins try, instead of once per row (PostgreSQL materializes a CTE used twice)."""
+    return " LIMIT 18446744073709551615" if dialect in ("mysql", "mariadb") else ""
 
 
 def _float(value: Any) -> float | None:

@@ -307,8 +307,10 @@ def render_html(run: RunResult, history=None, *, email: bool = False, per_side: 
     views = [segment_view(s, history.for_segment(s.name) if history else None,
                           per_side=per_side, per_cause=per_cause, mask=mask) for s in run.segments]
     severity = run_severity(run)
-    from_segments = worst(v.severity for v in views) == severity
-    severity_text = SEVERITY_TEXT.get(severity or "", "") if from_segments else "a critical data-quality expectation is not met"
+    found = worst([v.severity for v in views] + [run.purchases.worst_severity if run.purchases else None])
+    severity_text = (SEVERITY_TEXT.get(severity or "", "") if found == severity
+                     else "a critical data-quality expectation is not met" if any(c.blocking for c in run.checks)
+                     else "a core event the segments need stopped flowing as usual")
     return _environment().get_template("report.html.j2").render(
         run=run, views=views, verdict=verdict_line(run), severity=severity,
         severity_text=severity_text, history=history,

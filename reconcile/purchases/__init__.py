@@ -97,8 +97,8 @@ def _compare(config: Config, engine: Engine, window: Window, settings: Settings,
     since = settings.as_of - int(timedelta(days=GUARANTEED_DAYS).total_seconds())
     if database:
         query = OrdersAndEvents.build(engine, purchases.orders_sql, checks.events_sql, window, settings)
-        orders, without = query.counts()
-        summarize(result, orders, query.troubled(), query.orphans(), settings, query.has_revenue)
+        orders, without, checked, orphans = query.compare()
+        summarize(result, orders, checked, orphans, settings, query.has_revenue)
         sampled = query.newest(since, sample_positions(query.recent(since), purchases.activity_sample))
         result.engine = "database"
     else:

@@ -60,11 +60,12 @@ class OrdersAndEvents:
         def key(name: str, as_key: str) -> str:
             return normalised_key(dialect, f"q.{q(found[name])}", as_key) if found[name] else "NULL"
 
-        revenue = times.number(f"q.{q(found['revenue'])}", kinds[found["revenue"]]) if found["revenue"] else "NULL"
+        revenue = (times.number(f"q.{q(found['revenue'])}", kinds[found["revenue"]]) if found["revenue"]
+                   else f"CAST(NULL AS {json.number_type})")
         orders = ours(f"SELECT {key('order_id', 'id')} AS order_id, {key(settings.key, settings.key)} AS person, "
                       f"{key('id', 'id')} AS id, {key('email', 'email')} AS email, {revenue} AS revenue, "
-                      f"{times.seconds('q.' + q(found['completed_at']), kinds[found['completed_at']])} AS t "
-                      "FROM (") + orders_sql + ") AS q" + _fence(dialect)
+                      f"{times.seconds('q.' + q(found['completed_at']), kinds[found['completed_at']])} AS t, "
+                      "ROW_NUMBER() OVER () AS o_row FROM (") + orders_sql + ") AS q" + _fence(dialect)
         events = cls._events(engine, json, times, events_sql, window, settings)
         return cls(engine, window, settings, f"WITH o AS ({orders}), e AS ({events}) ", found["revenue"] is not None)
 
@@ -83,16 +84,21 @@ class OrdersAndEvents:
             return json.column(p, key, JSON_TEXT)
 
         stamp = columns[picks["timestamp"]]
-        person = (normalised_key(dialect, prop("email"), "email") if settings.key == "email"
-                  else normalised_key(dialect, "x.customer_id", "id"))
         inner = (ours(f"SELECT {json.as_string(pick('event_id'))} AS event_id, {pick('customer_id')} AS customer_id, "
                       f"{json.as_string(pick('anonymous_id'))} AS anonymous_id, {pick('timestamp')} AS stamp, "
                       f"{json.properties(pick('properties'))} AS reconcile_properties FROM (") + sql
                  + ours(f") AS q WHERE {json.binary(pick('name'))} = {json.literal(settings.event)}{json.fence}"))
-        return (ours(f"SELECT x.event_id AS event_id, {normalised_key(dialect, prop('order_id'), 'id')} AS order_id, "
-                     f"{person} AS person, x.anonymous_id AS anonymous_id, "
-                     f"CASE WHEN {json.is_object(p)} THEN {json.key_number(p, 'revenue')} END AS revenue, "
-                     f"{times.seconds('x.stamp', kinds[stamp])} AS t FROM (") + inner + ") AS x" + _fence(dialect))
+        # the properties are read once per event (fenced), then normalised: each fragment names
+        # its input more than once, and inlined it would extract the JSON again each time
+        read = ours(f"SELECT x.event_id, x.customer_id, x.anonymous_id, x.stamp, {prop('order_id')} AS order_text, "
+                    f"{prop('email') if settings.key == 'email' else 'NULL'} AS email_text, "
+                    f"CASE WHEN {json.is_object(p)} THEN {json.key_number(p, 'revenue')} END AS revenue "
+                    "FROM (") + inner + ") AS x" + ours(json.fence)
+        person = (normalised_key(dialect, "r.email_text", "email") if settings.key == "email"
+                  else normalised_key(dialect, "r.customer_id", "id"))
+        return (ours(f"SELECT r.event_id AS event_id, {normalised_key(dialect, 'r.order_text', 'id')} AS order_id, "
+                     f"{person} AS person, r.anonymous_id AS anonymous_id, r.revenue AS revenue, "
+                     f"{times.seconds('r.stamp', kinds[stamp])} AS t FROM (") + read + ") AS r" + _fence(dialect))
 
     # ------------------------------------------------------------------ the statements
 
@@ -102,49 +108,62 @@ class OrdersAndEvents:
         try:
             with self.engine.connect() as conn:
                 with conn.begin():
+                    if self.engine.dialect.name == "postgresql":
+                        # JIT is sized by the row estimates, which a computed join key throws off:
+                        # compiling would cost more than these few passes over the rows gain
+                        conn.exec_driver_sql("SET LOCAL jit = off")
                     return [tuple(row) for row in conn.execute(statement, values)]
         except ConfigError as exc:
             raise DatabaseError(f"{WHERE}: {exc}") from None
         except SQLAlchemyError as exc:
             raise _failed(exc, self.engine, what) from None
 
-    def counts(self) -> tuple[int, int]:
-        """(orders with an order_id, rows without one); an order_id on two rows is a DatabaseError."""
-        (rows, with_id, distinct), = self.fetch(
-            "SELECT COUNT(*), COUNT(o.order_id), COUNT(DISTINCT o.order_id) FROM o", WHERE)
-        if with_id != distinct:
-            (twice,), = self.fetch("SELECT MIN(d.order_id) FROM (SELECT o.order_id FROM o WHERE o.order_id IS NOT NULL "
-                                   "GROUP BY o.order_id HAVING COUNT(*) > 1) AS d", WHERE)
-            raise DatabaseError(f"{WHERE} returns order {twice} on more than one row; "
-                                "return one row per order (aggregate the rest)")
-        return int(with_id), int(rows) - int(with_id)
+    def compare(self) -> tuple[int, int, list[tuple[Order, Matched]], list[Orphan]]:
+        """(orders with an order_id, rows without one, the orders whose events have a problem with
+        their events reduced, the window's orphan events), from one statement; an order_id on
+        two rows of the orders query is a DatabaseError.
 
-    def troubled(self) -> list[tuple[Order, Matched]]:
-        """The orders whose events have a problem, each with its events reduced."""
+        The orders joined to their events, and the window's events no order has, are grouped in
+        one pass: the events are read and their JSON parsed once (PostgreSQL materializes a CTE
+        used more than once), and the planner never joins an aggregate whose size it cannot
+        estimate (it would loop over it). The counts ride along as scalar subqueries on ``o``."""
         s, json = self.settings, dialect_for(self.engine)
         late, tolerance = float(s.max_latency_seconds), float(s.revenue_tolerance)
+        mine = "MAX(CASE WHEN j.e_person = j.person THEN 1 ELSE 0 END)"
+        orders = ("o.order_id AS order_id, o.person, o.id, o.email, o.revenue, o.t, o.o_row, e.order_id AS e_order_id, "
+                  "e.person AS e_person, e.anonymous_id, e.revenue AS e_revenue, e.t AS e_t, e.event_id")
+        orphans = ("NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.order_id, e.person, e.anonymous_id, e.revenue, e.t, "
+                   "e.event_id")
+        counted = "(SELECT COUNT(*) FROM o), (SELECT COUNT(o.order_id) FROM o)"
+        # grouped by order (or, for an orphan, by event): an order's own columns are one value per group
         rows = self.fetch(
-            "SELECT o.order_id, o.person, o.id, o.email, o.revenue, o.t, m.n, m.mine, m.revenue, m.t, m.person, "
-            "m.anonymous_id FROM o LEFT JOIN ("
-            "SELECT e.order_id AS order_id, COUNT(*) AS n, MAX(CASE WHEN e.person = k.person THEN 1 ELSE 0 END) AS mine, "
-            "MIN(e.revenue) AS revenue, MIN(e.t) AS t, "
-            f"MIN({json.binary('e.person')}) AS person, MIN({json.binary('e.anonymous_id')}) AS anonymous_id "
-            "FROM e JOIN o AS k ON k.order_id = e.order_id GROUP BY e.order_id) AS m ON m.order_id = o.order_id "
-            "WHERE o.order_id IS NOT NULL AND (m.n IS NULL OR (o.person IS NOT NULL AND m.mine = 0) OR m.n > 1 "
-            f"OR (o.revenue IS NOT NULL AND (m.revenue IS NULL OR ABS(m.revenue - o.revenue) > {tolerance!r} * ABS(o.revenue))) "
-            f"OR (o.t IS NOT NULL AND m.t IS NOT NULL AND m.t - o.t > {late!r}))")
-        return [(Order(order_id=r[0], person=r[1], id=r[2], email=r[3], revenue=_float(r[4]), t=_int(r[5])),
-                 Matched(n=int(r[6] or 0), mine=bool(r[7]), revenue=_float(r[8]), t=_int(r[9]), person=r[10],
-                         anonymous_id=r[11])) for r in rows]
-
-    def orphans(self) -> list[Orphan]:
-        """The window's purchase events whose order_id is none of the orders' (or missing)."""
-        s = self.settings
-        rows = self.fetch(
-            "SELECT e.event_id, e.order_id, e.person, e.anonymous_id, e.t FROM e "
-            f"WHERE e.t >= {int(s.window_start)} AND e.t < {int(s.as_of)} AND (e.order_id IS NULL OR NOT EXISTS "
-            "(SELECT 1 FROM o WHERE o.order_id = e.order_id))")
-        return [Orphan(event_id=r[0], order_id=r[1], person=r[2], anonymous_id=r[3], t=_int(r[4])) for r in rows]
+            "SELECT MIN(j.order_id), MIN(j.person), MIN(j.id), MIN(j.email), MIN(j.revenue), MIN(j.t), "
+            f"COUNT(j.e_order_id), {mine}, MIN(j.e_revenue), MIN(j.e_t), MIN({json.binary('j.e_person')}), "
+            f"MIN({json.binary('j.anonymous_id')}), MIN(j.event_id), MIN(j.e_order_id), "
+            f"MIN(j.o_row) <> MAX(j.o_row), {counted} FROM (SELECT {orders}, 0 AS orphan, o.order_id AS grouped "
+            "FROM o LEFT JOIN e ON e.order_id = o.order_id WHERE o.order_id IS NOT NULL "
+            f"UNION ALL SELECT {orphans}, 1, e.event_id FROM e LEFT JOIN o ON o.order_id = e.order_id "
+            f"WHERE o.order_id IS NULL AND e.t >= {int(s.window_start)} AND e.t < {int(s.as_of)}) AS j "
+            "GROUP BY j.orphan, j.grouped "
+            "HAVING MAX(j.orphan) = 1 OR MIN(j.o_row) <> MAX(j.o_row) OR COUNT(j.e_order_id) <> 1 "
+            f"OR (MIN(j.person) IS NOT NULL AND {mine} = 0) OR (MIN(j.revenue) IS NOT NULL AND (MIN(j.e_revenue) IS NULL "
+            f"OR ABS(MIN(j.e_revenue) - MIN(j.revenue)) > {tolerance!r} * ABS(MIN(j.revenue)))) "
+            f"OR (MIN(j.t) IS NOT NULL AND MIN(j.e_t) IS NOT NULL AND MIN(j.e_t) - MIN(j.t) > {late!r})")
+        twice = sorted(r[0] for r in rows if r[14])
+        if twice:
+            raise DatabaseError(f"{WHERE} returns order {twice[0]} on more than one row; "
+                                "return one row per order (aggregate the rest)")
+        total, with_id = rows[0][15:17] if rows else self.fetch(f"SELECT {counted}", WHERE)[0]
+        checked, lost = [], []
+        for r in rows:
+            if r[0] is None:
+                lost.append(Orphan(event_id=r[12], order_id=r[13], person=r[10], anonymous_id=r[11], t=_int(r[9])))
+            else:
+                checked.append((Order(order_id=r[0], person=r[1], id=r[2], email=r[3], revenue=_float(r[4]),
+                                      t=_int(r[5])),
+                                Matched(n=int(r[6] or 0), mine=bool(r[7]), revenue=_float(r[8]), t=_int(r[9]),
+                                        person=r[10], anonymous_id=r[11])))
+        return int(with_id), int(total) - int(with_id), checked, lost
 
     def newest(self, since: int, picks: list[int]) -> list[Order]:
         """The orders at positions ``picks`` among those since ``since``, newest first (ties: the

@@ -11,8 +11,9 @@ The package, in the order the data flows (each stage imports only the ones above
     compare/       both sides → who differs: in memory, or in the shop database
     diagnose/      why each differing person differs; identity health
     checks/        data-quality expectations on the events that feed Customer.io
-    audit.py       one run: every segment from start to verdict, then the checks
-    report/        what a run leaves on disk: results.json, discrepancies.csv, report.html, history
+    purchases/     every shop order against its purchase event; the activity log; core events flowing
+    audit.py       one run: every segment from start to verdict, then the checks and the purchases
+    report/        what a run leaves on disk: results.json, the CSVs, report.html, history
     deliver.py     the written report, emailed
     cli/           argv → the library → an exit code; the only place that prints
     demo/          the embedded default: a generated shop and its drifted workspace

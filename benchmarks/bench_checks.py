@@ -3,7 +3,7 @@ vectorised pandas checks of the same expectations, in the same run, on the same 
 
     .venv/bin/python benchmarks/bench_checks.py [--events 1000000] [--no-sqlite] [--postgresql]
 
-Steps, each timed: generate the events (tests/checks_fixtures.py, with problems injected),
+Steps, each timed: generate the events (tests/known_events.py, with problems injected),
 load them into a SQLite events table, stream + flatten them from SQLite (the path
 ``checks.events_sql`` takes) and from a JSON Lines file, import GX, then per suite the GX
 expectations, the same expectations written in pandas, and reconcile's rules (the same code in
@@ -39,7 +39,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from checks_fixtures import Problems, load_events, make_events, write_jsonl  # noqa: E402
+from known_events import Problems, load_events, make_events, write_jsonl  # noqa: E402
 
 from reconcile.checks.flatten import EventTable  # noqa: E402
 from reconcile.checks.model import EVENTS, ITEMS, Expectation  # noqa: E402

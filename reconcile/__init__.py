@@ -13,9 +13,11 @@ The package, in the order the data flows (each stage imports only the ones above
     checks/        data-quality expectations on the events that feed Customer.io
     purchases/     every shop order against its purchase event; the activity log; core events flowing
     audit.py       one run: every segment from start to verdict, then the checks and the purchases
+    validate.py    every part a run needs (config, suites, queries, key, segment ids), tried without running
     report/        what a run leaves on disk: results.json, the CSVs, report.html, history
-    deliver.py     the written report, emailed
+    deliver/       the written report, delivered: email, Slack, a webhook
     cli/           argv → the library → an exit code; the only place that prints
+    init/          a new project: the commented config.toml ``reconcile init`` writes
     demo/          the embedded default: a generated shop and its drifted workspace
     sandbox/       a stand-in Customer.io App API on loopback, for the demo and the tests
 
@@ -25,7 +27,9 @@ The library is usable without the command line::
     >>> run = run_audit(load_config("config.toml"))
     >>> run.status, [s.mismatch_rate for s in run.segments]
 
-Names are imported on first use, so ``reconcile --help`` loads neither pandas nor Arrow.
+Names are imported on first use, so ``reconcile --help`` loads neither pandas nor Arrow, and
+importing reconcile changes no process-wide setting (Arrow's allocator is switched only while a
+run runs: :func:`reconcile.audit.system_allocator`).
 """
 
 from __future__ import annotations

@@ -118,9 +118,15 @@ class ExportFailed(CustomerIOError):
 
 
 class DeliveryError(ReconcileError):
-    """The report was written but could not be delivered (SMTP refused, unreachable)."""
+    """The report was written but could not be delivered (SMTP refused, a webhook answered 500).
+
+    One line per channel that failed; ``deliveries`` holds what happened on every channel tried."""
 
     exit_code = ExitCode.DELIVERY
+
+    def __init__(self, message: str, deliveries: list | None = None):
+        super().__init__(message)
+        self.deliveries = deliveries or []
 
 
 def first_line(exc: BaseException) -> str:

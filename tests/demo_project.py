@@ -5,8 +5,10 @@ generator's record says each segment must show."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -52,3 +54,16 @@ def write_config(folder: Path, shop, email: str = "") -> Path:
 def email_section(port: int, send: str = "always") -> str:
     return (f'\n[email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\nstarttls = false\n'
             f'from = "reconcile@shop.example"\nto = ["retention@shop.example"]\nsend = "{send}"\n')
+
+
+@contextmanager
+def served_demo_shop(folder: Path, as_of, customers: int = 1500) -> Iterator[tuple[str, str, str]]:
+    """The demo shop in SQLite and its drifted workspace served by the sandbox:
+    ``(database URL, API URL, API key)`` while the sandbox runs."""
+    from reconcile.demo import build_demo
+    from reconcile.sandbox import Sandbox, Workspace
+
+    url = f"sqlite:///{folder / 'shop.db'}"
+    demo = build_demo(url, as_of=as_of, seed=7, customers=customers)
+    with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
+        yield url, sandbox.url, demo.api_key

@@ -16,7 +16,7 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 def reconcile_argv(line: str) -> list[str]:
     """The arguments after ``…bin/reconcile`` in a shell command line."""
-    words = shlex.split(line)
+    words = [w for w in shlex.split(line) if not w.startswith(">")]    # redirections are the shell's
     start = next(i for i, w in enumerate(words) if w.endswith("bin/reconcile") or w == "reconcile")
     return words[start + 1:]
 
@@ -29,6 +29,7 @@ def test_the_cron_line_is_a_weekly_quiet_emailed_run():
     assert (minute, hour, day, month, weekday, user) == ("0", "7", "*", "*", "1", "reconcile")
     args = build_parser().parse_args(reconcile_argv(" ".join(command)))
     assert (args.command, args.email, args.quiet, args.config) == ("run", True, True, Path("config.toml"))
+    assert command[-1] == ">/dev/null"              # the verdict line is dropped: cron mails only errors
 
 
 def test_the_systemd_units_verify(tmp_path):
@@ -47,6 +48,14 @@ def test_the_systemd_units_verify(tmp_path):
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
     calendar = subprocess.run(["systemd-analyze", "calendar", "Mon *-*-* 07:00:00"], capture_output=True, text=True)
     assert calendar.returncode == 0 and "Next elapse: Mon" in calendar.stdout
+
+
+def test_every_recipe_installs_from_the_lock():
+    assert "-c \"$constraints\"" in (DEPLOY.parent / "scripts" / "setup").read_text()
+    assert 'constraints="constraints.txt"' in (DEPLOY.parent / "scripts" / "setup").read_text()
+    assert "run: scripts/setup\n" in (DEPLOY / "github" / "weekly-audit.yml").read_text()
+    for recipe in ("reconcile.cron", "systemd/reconcile.service"):
+        assert "`scripts/setup`" in (DEPLOY / recipe).read_text() and "constraints.txt" in (DEPLOY / recipe).read_text()
 
 
 def test_the_github_workflow_runs_weekly_with_secrets_from_the_environment():

@@ -21,8 +21,8 @@ LAYERS = [
     {"compare"},
     {"diagnose", "checks"},
     {"purchases"},                     # orders against events: reads the shop, the events and Customer.io
-    {"audit", "report"},
-    {"deliver"},
+    {"audit", "report", "validate"},
+    {"deliver", "init"},
     {"demo"},
     {"cli"},
     {"__main__"},

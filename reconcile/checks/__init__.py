@@ -28,9 +28,10 @@ from pathlib import Path
 
 from .model import CheckResult, Expectation, Suite
 
-#: The suites shipped with reconcile: the repository's top-level ``checks/`` folder, which a team
-#: edits (present in a source checkout and in the editable install ``scripts/setup`` makes).
-SHIPPED_SUITES = Path(__file__).resolve().parents[2] / "checks"
+#: The suites shipped with reconcile, package data of every install (wheel, sdist, editable): the
+#: demo runs them and ``reconcile init`` copies them into a new project. In the repository, the
+#: top-level ``checks/`` (the demo project's suites, which a team edits) is a link to this folder.
+SHIPPED_SUITES = Path(__file__).resolve().parent / "shipped"
 
 
 def suites_for(checks, base=None):

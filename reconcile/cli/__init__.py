@@ -23,20 +23,27 @@ from typing import Sequence
 
 from ..errors import ExitCode, ReconcileError
 from .commands import COMMANDS
+from .output import level_for, setup_logging, stop_logging
 from .parser import build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (never raises for expected failures)."""
+    logs = None
     try:
         args = build_parser().parse_args(argv)
+        logs = setup_logging(level_for(getattr(args, "quiet", False), args.verbose, args.debug))
         return COMMANDS[args.command](args)
     except ReconcileError as exc:
-        print(f"reconcile: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:          # a failed delivery: one line per channel
+            print(f"reconcile: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("reconcile: interrupted; no report was written for the unfinished run", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    finally:
+        if logs is not None:
+            stop_logging(logs)
 
 
 def entry_point() -> None:

@@ -10,8 +10,11 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ExitCode, UsageError
+from ..errors import DeliveryError, ExitCode, UsageError
 from ..results import RunResult, Status
+from .output import hide_secrets, show
+from .parser import config_path
+from .project import init, schema, validate
 
 
 def default_out_dir(base: Path, now: datetime | None = None) -> Path:
@@ -33,42 +36,53 @@ def run(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
     from ..report import History, write_outputs
+    from ..report.summary import verdict_line
     from .screens import progress_display, summary, wants_progress
 
-    config = load_config(args.config)
-    settings = _email_settings(config) if args.email else None
+    config = load_config(config_path(args))
+    hide_secrets(config.secrets())
+    channels = _channels(config, args)
     out = args.out or default_out_dir(config.path.parent)
-    history = History.for_config(config, out.parent)
+    history = History.for_config(config, out.parent, keep=args.history)
     as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet)) as progress:
         result = run_audit(config, as_of=as_of, segments=args.segments, progress=progress,
                            baselines=history.volume_baselines(as_of))
     out = write_outputs(result, out, history=history)
-    if not args.quiet:
-        print(summary(result, out))
-    _deliver(result, out, settings, history, args.quiet)
+    show(verdict_line(result) if args.quiet else summary(result, out))
+    _deliver(result, out, channels, history, args.quiet)
     return exit_code_for(result)
 
 
 def demo(args: argparse.Namespace) -> int:
+    from ..deliver import Channels
     from ..demo.runner import demo_email_settings, demo_history, run_demo
+    from ..report.summary import verdict_line
     from .screens import progress_display, summary, wants_progress
 
-    settings = None
-    if args.config and not args.email:
-        raise UsageError("demo uses --config only for its [email] section, with --email")
-    if args.email:
+    channels = None
+    if args.config and not (args.email or args.slack or args.webhook):
+        raise UsageError("demo uses --config only for its delivery sections, with --email, --slack or --webhook")
+    if args.config:
         from ..config import load_config
-        settings = _email_settings(load_config(args.config)) if args.config else demo_email_settings()
+        config = load_config(args.config)
+        hide_secrets(config.secrets())
+        channels = _channels(config, args)
+    elif args.slack or args.webhook:
+        raise UsageError("demo --slack and --webhook need --config PATH with those sections")
+    elif args.email:
+        channels = Channels(email=demo_email_settings())
     out = args.out or default_out_dir(Path.cwd())
-    history = demo_history(out.parent)
+    history = demo_history(out.parent, keep=args.history)
     with progress_display(wants_progress(args.quiet)) as progress:
         result, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers, out=out,
                                progress=progress, history=history)
-    if not args.quiet:
-        print(summary(result, out))
-        print("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
-    _deliver(result, out, settings, history, args.quiet)
+    if args.quiet:
+        show(verdict_line(result))
+    else:
+        show(summary(result, out))
+        show("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
+    _deliver(result, out, channels, history, args.quiet)
     return exit_code_for(result)
 
 
@@ -77,10 +91,13 @@ def gate(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
     from ..report import History, results_json, write_outputs
+    from ..report.summary import verdict_line
     from .screens import gate_screen, progress_display, wants_progress
 
-    config = load_config(args.config)
-    history = History.for_config(config, args.out.parent if args.out else config.path.parent / "reports")
+    config = load_config(config_path(args))
+    hide_secrets(config.secrets())
+    history = History.for_config(config, args.out.parent if args.out else config.path.parent / "reports",
+                                 keep=args.history)
     as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
         result = run_audit(config, as_of=as_of, segments=[args.segment], progress=progress,
@@ -88,25 +105,26 @@ def gate(args: argparse.Namespace) -> int:
     if args.out:
         write_outputs(result, args.out, history=history)
     if args.json:
-        print(results_json(result), end="")
-    elif not args.quiet:
-        print(gate_screen(result))
+        show(results_json(result).rstrip("\n"))
+    else:
+        show(verdict_line(result) if args.quiet else gate_screen(result))
     return exit_code_for(result)
 
 
 def history(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..report import History
+    """Reads only [history] and reports/: no API key, no database, nothing else of the config."""
+    from ..config import load_section
+    from ..report import History, history_key
     from .screens import history_table
 
-    config = load_config(args.config)
-    folder = args.reports or config.path.parent / "reports"
-    kept = History.for_config(config, folder)
-    last = config.history.trend_runs if args.last is None else args.last
+    path = config_path(args)
+    settings = load_section(path, "history")
+    folder = args.reports or path.absolute().parent / "reports"
+    kept = History(folder, history_key(path), settings)
+    last = settings.trend_runs if args.last is None else args.last
     if last <= 0:
         raise UsageError("--last must be a positive number of runs")
-    print(history_table(kept.runs(), segments=args.segments, last=last, folder=folder,
-                        keep_runs=config.history.keep_runs))
+    show(history_table(kept.runs(), segments=args.segments, last=last, folder=folder, keep_runs=settings.keep_runs))
     return ExitCode.PASS
 
 
@@ -119,8 +137,8 @@ def sandbox(args: argparse.Namespace) -> int:
     shop_note = f"demo shop: {shop}\n" if shop else ""
 
     def banner(server) -> None:
-        print(f"sandbox Customer.io App API at {server.url}\n{shop_note}api key: {api_key}\n"
-              "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)", flush=True)
+        show(f"sandbox Customer.io App API at {server.url}\n{shop_note}api key: {api_key}\n"
+             "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)")
 
     serve(workspace, api_key=api_key, port=args.port, on_ready=banner)
     return ExitCode.PASS
@@ -130,34 +148,45 @@ def segments(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..customerio import client_from_settings
 
-    client = client_from_settings(load_config(args.config).customerio)
+    config = load_config(config_path(args), require_segments=False)    # listing ids comes before configuring them
+    hide_secrets(config.secrets())
+    client = client_from_settings(config.customerio)
     rows = []
     for segment in client.list_segments():
         count = client.segment_count(segment.id) if segment.state == "finished" else None
         rows.append((segment.id, segment.name, segment.type, segment.state, count))
-    print(f"{'id':>6}  {'type':<8} {'state':<14} {'count':>10}  name")
+    lines = [f"{'id':>6}  {'type':<8} {'state':<14} {'count':>10}  name"]
     for id_, name, kind, state, count in rows:
         shown = f"{count:,}" if count is not None else "building"
-        print(f"{id_:>6}  {kind:<8} {state:<14} {shown:>10}  {name}")
+        lines.append(f"{id_:>6}  {kind:<8} {state:<14} {shown:>10}  {name}")
+    show("\n".join(lines))
     return ExitCode.PASS
 
 
-def _email_settings(config):
-    """The config's [email], checked before the audit starts (its password variable included)."""
-    if config.email is None:
-        raise UsageError(f"--email needs an [email] section in {config.path.name} (see the README, \"Email\")")
-    config.email.password()
-    return config.email
+def _channels(config, args: argparse.Namespace):
+    from ..deliver import channels_for
+
+    return channels_for(config, email=args.email, slack=args.slack, webhook=args.webhook)
 
 
-def _deliver(result: RunResult, out: Path, settings, history, quiet: bool) -> None:
-    if settings is None:
+def _deliver(result: RunResult, out: Path, channels, history, quiet: bool) -> None:
+    """The one call that delivers a written report (email, Slack, webhook); a failure is exit 4."""
+    if not channels:
         return
-    from ..deliver import send_report
+    from ..deliver import deliver
 
-    delivery = send_report(result, out, settings, history.context(result, exclude=out))
+    try:
+        deliveries = deliver(result, out, channels, history)
+    except DeliveryError as exc:
+        deliveries = [d for d in exc.deliveries if not d.error]
+        if not quiet:
+            for delivery in deliveries:
+                show(delivery.summary)
+        raise
     if not quiet:
-        print(delivery.summary)
+        for delivery in deliveries:
+            show(delivery.summary)
 
 
-COMMANDS = {"run": run, "demo": demo, "sandbox": sandbox, "segments": segments, "check": gate, "history": history}
+COMMANDS = {"run": run, "demo": demo, "sandbox": sandbox, "segments": segments, "check": gate, "history": history,
+            "init": init, "validate": validate, "schema": schema}

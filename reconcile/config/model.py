@@ -1,7 +1,8 @@
 """The configuration as typed, frozen values: what every part of reconcile reads.
 
-Every key has a documented default (README "Configuration") unless it is required; the
-loader (:mod:`.load`) is the only place that builds these from a file.
+The keys of ``config.toml`` that fill these are declared once, in :mod:`.keys` (with their
+readers, defaults and the words the JSON Schema shows); the loader (:mod:`.load`) is the only
+place that builds these from a file, and a default left out of :mod:`.keys` is the one here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from ..errors import ConfigError
+from .values import MAX_REQUESTS_PER_SECOND, MAX_WINDOW_DAYS  # noqa: F401  (part of the model's vocabulary)
 
-MAX_REQUESTS_PER_SECOND = 10.0  # Customer.io's documented App API limit
-MAX_WINDOW_DAYS = 36_600         # a century: further back, a window's start is not a date any more
 DIFF_MODES = ("memory", "database")
 MEMBERSHIP_MODES = ("pages", "export", "auto")
 
@@ -101,6 +101,39 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class SlackConfig:
+    """``[slack]``: where ``reconcile run --slack`` posts the verdict (an incoming webhook).
+
+    The webhook URL is a secret (whoever holds it may post to the channel), so it is kept as the
+    name of an environment variable and read only when a message is posted.
+    """
+
+    webhook_variable: str                        # from ``webhook_url = "${VAR}"``
+    send: str = "always"                         # or "on_failure"
+    timeout_seconds: float = 10.0
+    source: str = "config.toml"
+
+    def webhook_url(self) -> str:
+        return _variable(self.webhook_variable, self.source, "slack.webhook_url", "--slack")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """``[webhook]``: where ``reconcile run --webhook`` posts the run's JSON summary."""
+
+    url: str = field(repr=False)                 # may hold a token: never printed, only its host
+    send: str = "always"                         # or "on_failure"
+    timeout_seconds: float = 10.0
+    source: str = "config.toml"
+
+
+def _variable(name: str, source: str, key: str, flag: str) -> str:
+    if not os.environ.get(name):
+        raise ConfigError(f"{source}: {key}: environment variable {name} is not set; export it or drop {flag}")
+    return os.environ[name]
+
+
+@dataclass(frozen=True)
 class ChecksConfig:
     """``[checks]``: data-quality suites (``checks/*.toml``) run on the events that feed Customer.io."""
 
@@ -151,6 +184,8 @@ class Config:
     segments: tuple[SegmentConfig, ...]
     history: HistoryConfig = HistoryConfig()
     email: EmailConfig | None = None
+    slack: SlackConfig | None = None
+    webhook: WebhookConfig | None = None
     checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
     diagnosis: DiagnosisConfig = DiagnosisConfig()
     diff: str = "memory"                 # top-level ``diff``: "memory", or "database" (pushdown, README "Scale")
@@ -174,6 +209,10 @@ class Config:
         password = make_url(self.database.url).password
         if password:
             found.append(str(password))
-        if self.email is not None and self.email.password_variable in os.environ:
+        if self.email is not None and self.email.password_variable and self.email.password_variable in os.environ:
             found.append(os.environ[self.email.password_variable])
+        if self.slack is not None and self.slack.webhook_variable in os.environ:
+            found.append(os.environ[self.slack.webhook_variable])
+        if self.webhook is not None:
+            found.append(self.webhook.url)
         return [s for s in found if s]

@@ -271,6 +271,7 @@ class CustomerIOClient:
                 self._pause(attempt - 1, last, method, path)
             try:
                 response = self._send(method, path, params, json)
+                log.debug("Customer.io %s %s: %d", method, path, response.status_code)
                 return self._interpret(response, method, path, segment_id, missing_ok)
             except _Transient as transient:
                 last = transient

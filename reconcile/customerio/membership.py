@@ -15,17 +15,10 @@ file), and the comparison reads either one through ``table()``.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-# Arrow's default pool (mimalloc) is a heap of its own beside malloc's; the system allocator
-# reuses what pandas and numpy freed, so a run's peak memory is lower. ARROW_DEFAULT_MEMORY_POOL,
-# when set, still decides.
-if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ and pa.default_memory_pool().backend_name != "system":
-    pa.set_memory_pool(pa.system_memory_pool())
 
 MEMBER = pa.struct([("id", pa.string()), ("email", pa.string()), ("cio_id", pa.string())])
 COLUMNS = ("id", "email", "cio_id")

@@ -35,9 +35,9 @@ def demo_config(database_url: str, base_url: str) -> Config:
                    customerio=replace(config.customerio, base_url=base_url), checks=checks)
 
 
-def demo_history(reports_dir: Path) -> History:
+def demo_history(reports_dir: Path, keep: bool = True) -> History:
     """The demo's runs form one history of their own (key ``demo``), whatever their seed."""
-    return History(reports_dir, "demo", HistoryConfig())
+    return History(reports_dir, "demo", HistoryConfig(), keep)
 
 
 def demo_email_settings() -> EmailConfig:

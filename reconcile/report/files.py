@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import __version__
 from ..errors import UsageError
 from ..results import PURCHASE_COLUMNS, RunResult
 from .html import render_html
 
 PURCHASES_CSV = "purchase_discrepancies.csv"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: results.json's shape: raised only when a key changes meaning or goes away (keys may be added).
+RESULTS_SCHEMA_VERSION = 1
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +53,7 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(mode=0o700)
     try:
-        (partial / "results.json").write_text(results_json(run, history.key if history is not None else None))
+        (partial / "results.json").write_text(results_json(run, history.recorded_key if history is not None else None))
         # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, never read as a new row
         neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False, lineterminator="\r\n")
         if run.purchases is not None:
@@ -76,8 +79,9 @@ def purchase_rows(run: RunResult) -> pd.DataFrame:
 
 
 def results_json(run: RunResult, history_key: str | None = None) -> str:
-    """results.json's text (also what ``reconcile check --json`` prints)."""
-    results = run.to_dict()
+    """results.json's text (also what ``reconcile check --json`` prints), led by the versions of
+    its shape (results.schema.json beside this module) and of the reconcile that wrote it."""
+    results = {"schema_version": RESULTS_SCHEMA_VERSION, "reconcile_version": __version__, **run.to_dict()}
     if history_key is not None:
         results["history_key"] = history_key
     return json.dumps(results, indent=2, default=_json_default) + "\n"
@@ -91,4 +95,5 @@ def _json_default(value):
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-__all__ = ["write_outputs", "results_json", "neutralise_formulas", "purchase_rows", "PURCHASES_CSV"]
+__all__ = ["write_outputs", "results_json", "neutralise_formulas", "purchase_rows", "PURCHASES_CSV",
+           "RESULTS_SCHEMA_VERSION"]

@@ -118,13 +118,21 @@ class HistoryContext:
 class History:
     """The runs of one config in one reports folder."""
 
-    def __init__(self, reports_dir: str | Path, key: str, settings: HistoryConfig = HistoryConfig()):
-        self.reports_dir, self.key, self.settings = Path(reports_dir), key, settings
+    def __init__(self, reports_dir: str | Path, key: str, settings: HistoryConfig = HistoryConfig(), keep: bool = True):
+        """``keep=False`` is a trial run (``--no-history``): compared with the kept runs, but its
+        results.json records no key, so it never joins them (the trend, "previous run",
+        retention), and it prunes nothing."""
+        self.reports_dir, self.key, self.settings, self.keep = Path(reports_dir), key, settings, keep
         self._context: tuple[RunResult, HistoryContext] | None = None
 
     @classmethod
-    def for_config(cls, config: Config, reports_dir: str | Path) -> "History":
-        return cls(reports_dir, history_key(config.path), config.history)
+    def for_config(cls, config: Config, reports_dir: str | Path, keep: bool = True) -> "History":
+        return cls(reports_dir, history_key(config.path), config.history, keep)
+
+    @property
+    def recorded_key(self) -> str | None:
+        """The key a new run's results.json records: none for a trial run."""
+        return self.key if self.keep else None
 
     def runs(self, exclude: Path | None = None) -> list[PastRun]:
         """This key's runs, oldest first (by as_of, then by when they ran)."""
@@ -176,6 +184,8 @@ class History:
     def prune(self) -> list[Path]:
         """Delete this key's oldest runs beyond ``keep_runs``; return the deleted folders."""
         keep = self.settings.keep_runs
+        if not self.keep:
+            return []
         runs = self.runs()
         doomed = runs[:-keep] if keep and len(runs) > keep else []
         for run in doomed:

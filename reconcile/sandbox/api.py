@@ -8,9 +8,8 @@ API sends.
 
 The faults that change what an endpoint says (``state``, ``count_changes``, ``short_page``,
 ``repeat_token``) are taken here, where the answer is made; those that change whether or how an
-answer is sent are applied by :mod:`.server`. :mod:`.faults` builds its replies from
-:class:`Reply`, so this module names :class:`~.faults.FaultPlan` for the type checker only and
-the import runs one way.
+answer is sent are applied by :mod:`.server`. Replies are :mod:`.replies`' values, which the
+faults build too.
 """
 
 from __future__ import annotations
@@ -23,21 +22,19 @@ import json
 import os
 import re
 import struct
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
 from . import activities
 from .exports import Exports
+from .faults import FaultPlan
+from .replies import Reply, error_reply, json_reply
 from .workspace import ID_TYPES, Workspace
-
-if TYPE_CHECKING:
-    from .faults import FaultPlan
 
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 30_000
 MAX_IDS_PER_LOOKUP = 100
 END_OF_PAGES = ("omit", "empty", "null")
-UNAUTHORIZED = "Unauthorized request. Make sure that you provided the right credentials."
 
 
 @dataclass
@@ -54,32 +51,12 @@ class Request:
         return {name: values[0] for name, values in parse_qs(self.query, keep_blank_values=True).items()}
 
 
-@dataclass
-class Reply:
-    """What to send; ``cut_at`` (a reset) sends only that many body bytes, then closes."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    cut_at: int | None = None
-
-
 class ApiError(Exception):
     """An endpoint refusing a request; it becomes an ``errors[]`` JSON reply."""
 
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
         self.status, self.detail = status, detail
-
-
-def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Reply(status, body, {"Content-Type": "application/json", **(headers or {})})
-
-
-def error_reply(status: int, detail: str, headers: dict[str, str] | None = None) -> Reply:
-    """The ``{"errors":[{"detail", "status"}]}`` shape (the one seen from the App API in the wild)."""
-    return json_reply(status, {"errors": [{"detail": detail, "status": str(status)}]}, headers)
 
 
 class PageTokens:
@@ -299,5 +276,4 @@ def _limit(value: str | None, default: int = DEFAULT_LIMIT, most: int = MAX_LIMI
     return min(limit, most)
 
 
-__all__ = ["Request", "Reply", "ApiError", "json_reply", "error_reply", "PageTokens", "Endpoints",
-           "END_OF_PAGES", "DEFAULT_LIMIT", "MAX_LIMIT", "UNAUTHORIZED"]
+__all__ = ["Request", "ApiError", "PageTokens", "Endpoints", "END_OF_PAGES", "DEFAULT_LIMIT", "MAX_LIMIT"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from .api import UNAUTHORIZED, Reply, error_reply, json_reply
+from .replies import UNAUTHORIZED, Reply, error_reply, json_reply
 
 WRONG_DATACENTER = {"errors": [{"detail": "wrong datacenter", "status": "301"}]}
 BAD_GATEWAY_HTML = ("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"

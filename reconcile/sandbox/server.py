@@ -31,9 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, NamedTuple
 from urllib.parse import urlsplit
 
-from .api import END_OF_PAGES, UNAUTHORIZED, Endpoints, Reply, Request, error_reply
+from .api import END_OF_PAGES, Endpoints, Request
 from .exports import FILES
 from .faults import FaultPlan, non_json_reply, reset, status_fault_reply, truncated
+from .replies import UNAUTHORIZED, Reply, error_reply
 from .workspace import Workspace
 
 

@@ -57,9 +57,7 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
         for columns, rows in stream_rows(engine, segment.sql, window, partition_rows):
             key_column = find_column(columns, key)
             if key_column is None:
-                raise DatabaseError(f"segment {segment.name}: the truth SQL returns no column named "
-                                    f"\"{key}\" (identity.key); it returns {', '.join(columns) or 'no columns'}; "
-                                    f"select the customer's {key} AS {key}")
+                raise DatabaseError(no_key_column(segment, key, columns))
             truth.columns = columns
             frames.append(_distinct_people(rows, columns, key_column, truth))
             if on_rows:
@@ -73,6 +71,12 @@ def run_truth(engine: Engine, segment: SegmentConfig, key: str, as_of: datetime,
         truth.people = pd.DataFrame(columns=truth.columns, index=pd.Index([], dtype=object, name="key"))
     truth.seconds = time.perf_counter() - started
     return truth
+
+
+def no_key_column(segment: SegmentConfig, key: str, columns: list[str]) -> str:
+    """What to do when the truth SQL does not return the identity column."""
+    return (f"segment {segment.name}: the truth SQL returns no column named \"{key}\" (identity.key); it returns "
+            f"{', '.join(columns) or 'no columns'}; select the customer's {key} AS {key}")
 
 
 @contextmanager
@@ -101,4 +105,4 @@ def _distinct_people(rows: list[tuple], columns: list[str], key_column: str, tru
     return frame[~frame.index.duplicated(keep="first")]
 
 
-__all__ = ["TruthSet", "run_truth", "truth_errors"]
+__all__ = ["TruthSet", "run_truth", "truth_errors", "no_key_column"]

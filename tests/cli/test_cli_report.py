@@ -87,7 +87,7 @@ def test_a_failed_send_keeps_the_report_and_exits_4(shop, tmp_path, capsys, monk
     out_dir = tmp_path / "reports" / "weekly"
     code = main(["run", "--config", str(config), "--as-of", AS_OF.isoformat(), "--email", "--quiet", "--out", str(out_dir)])
     out, err = capsys.readouterr()
-    assert code == 4 and out == ""
+    assert code == 4 and re.fullmatch(r"FAIL: [^\n]+\n", out)          # --quiet: the verdict, then the error
     assert err == (f"reconcile: error: the report is in {out_dir} but could not be emailed via 127.0.0.1:{port}: "
                    "connection refused; check email.smtp_host and email.smtp_port\n")
     assert "pw-that-must-not-leak" not in err
@@ -112,7 +112,8 @@ def test_on_failure_and_quiet_and_history(shop, tmp_path, capsys):
         for days in (0, 7):
             as_of = (AS_OF + timedelta(days=days)).isoformat()
             assert main(["run", "--config", str(config), "--as-of", as_of, "--email", "--quiet"]) == 1
-    assert capsys.readouterr() == ("", "")                          # --quiet: cron mails stay empty
+    out, err = capsys.readouterr()                                  # --quiet: errors and the verdict only
+    assert err == "" and re.fullmatch(r"(FAIL: [^\n]+\n){2}", out)
     assert len(mailbox.messages) == 2                               # FAIL: sent on_failure
     assert main(["history", "--config", str(config), "--segment", SEGMENT]) == 0
     table = capsys.readouterr().out.splitlines()
@@ -186,4 +187,5 @@ def test_history_and_demo_usage_errors(tmp_path, capsys):
     assert main(["history", "--config", str(config)]) == 0
     assert capsys.readouterr().out == f"No runs of this config in {tmp_path / 'reports'} yet: `reconcile run` keeps each run there.\n"
     assert main(["demo", "--config", str(config)]) == 2
-    assert capsys.readouterr().err == "reconcile: error: demo uses --config only for its [email] section, with --email\n"
+    assert capsys.readouterr().err == ("reconcile: error: demo uses --config only for its delivery sections, "
+                                       "with --email, --slack or --webhook\n")

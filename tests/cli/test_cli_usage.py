@@ -35,9 +35,12 @@ def test_unknown_segment_name_exit_2(tmp_path, capsys):
     assert capsys.readouterr().err == 'reconcile: error: no segment named "nope" in config.toml; known: buyers\n'
 
 
-def test_bad_arguments_exit_2(capsys):
+def test_bad_arguments_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                           # no ./config.toml, no $RECONCILE_CONFIG
+    monkeypatch.delenv("RECONCILE_CONFIG", raising=False)
     assert main(["run"]) == 2
-    assert "the following arguments are required: --config" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"reconcile: error: no config.toml in {tmp_path}: pass --config PATH, set "
+                                       "RECONCILE_CONFIG, or write one with reconcile init\n")
     assert main(["run", "--config", "x.toml", "--as-of", "yesterday"]) == 2
     assert "not an ISO 8601 instant: 'yesterday'" in capsys.readouterr().err
     assert main(["frobnicate"]) == 2

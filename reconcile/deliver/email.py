@@ -22,36 +22,20 @@ import gzip
 import smtplib
 import socket
 import ssl
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from .config import EmailConfig
-from .errors import DeliveryError
-from .report.html import body_size, render_email_body, render_html
-from .report.summary import format_percent, purchases_verdict, verdict_line
-from .results import RunResult, Status
+from ..config import EmailConfig
+from ..errors import DeliveryError
+from ..report.html import body_size, render_email_body, render_html
+from ..report.summary import format_percent, purchases_verdict, verdict_line
+from ..results import RunResult
+from .policy import Delivery, should_send
 
 COMPRESS_ABOVE = 1_000_000          # bytes: larger attachments travel gzipped
 ATTACHMENTS_LIMIT = 15_000_000      # bytes: most mail servers refuse messages above 20-25 MB
 ATTACHED_FILES = ("report.html", "discrepancies.csv", "purchase_discrepancies.csv")
-
-
-@dataclass
-class Delivery:
-    """What happened to one report: sent or deliberately not, and what the message held."""
-
-    sent: bool
-    summary: str
-    message: EmailMessage | None = None
-    body_bytes: int = 0
-    attachments: list[str] = field(default_factory=list)
-
-
-def should_send(run: RunResult, settings: EmailConfig) -> bool:
-    """``send = "always"``, or ``"on_failure"`` and the run did not pass."""
-    return settings.send == "always" or run.status != Status.PASS
 
 
 def subject(run: RunResult, settings: EmailConfig) -> str:
@@ -129,7 +113,7 @@ def send_report(run: RunResult, folder: str | Path, settings: EmailConfig, histo
     """Email the report in ``folder`` as ``settings`` say; raise DeliveryError when it cannot go."""
     folder = Path(folder)
     if not should_send(run, settings):
-        return Delivery(sent=False, summary='not emailed: the run passed and email.send = "on_failure"')
+        return Delivery(channel="email", sent=False, summary='not emailed: the run passed and email.send = "on_failure"')
     password = settings.password()
     message, body_bytes = build_message(run, folder, settings, history)
     names = [part.get_filename() for part in message.iter_attachments()]
@@ -141,7 +125,7 @@ def send_report(run: RunResult, folder: str | Path, settings: EmailConfig, histo
             reason = reason.replace(password, "***")
         raise DeliveryError(f"the report is in {folder} but could not be emailed via "
                             f"{settings.smtp_host}:{settings.smtp_port}: {reason}") from None
-    return Delivery(sent=True, message=message, body_bytes=body_bytes, attachments=names,
+    return Delivery(channel="email", sent=True, message=message, body_bytes=body_bytes, attachments=names,
                     summary=f"emailed to {', '.join(settings.to)} ({body_bytes:,} bytes of body, "
                             f"{len(names)} attachments)")
 

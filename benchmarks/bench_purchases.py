@@ -14,7 +14,8 @@ It
    again), and every 1000th order from the 2nd, 3rd and 4th on has its event under another
    customer, its revenue in cents, or its event an hour late;
 2. measures the floor: one ``COUNT(*)`` over the join of the two tables on the event's
-   order_id (``properties::jsonb ->> 'order_id' = order_id``), the least any comparison must do;
+   order_id (``properties::jsonb ->> 'order_id' = order_id``), the least any comparison must do
+   (the best of three, so that it too reads cached tables);
 3. runs the comparison in a fresh process (``reconcile.purchases.compare_purchases``, the SQL in
    the database as with ``checks.engine = "database"``; ``--memory`` also runs it in Python) and
    reads that process's peak RSS (``VmHWM``);
@@ -99,13 +100,18 @@ def build(n: int) -> str:
     return name
 
 
-def floor(db: str) -> tuple[float, int]:
-    """Seconds for one COUNT(*) over the join of orders and events on the event's order_id."""
+def floor(db: str, tries: int = 3) -> tuple[float, int]:
+    """Seconds for one COUNT(*) over the join of orders and events on the event's order_id: the
+    best of ``tries`` (the first reads the freshly loaded tables from disk; the comparison then
+    finds them cached)."""
     import psycopg
-    started = time.perf_counter()
-    with psycopg.connect(_db_url(db)) as conn:
-        (count,), = conn.execute(FLOOR_SQL).fetchall()
-    return time.perf_counter() - started, count
+    best = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        with psycopg.connect(_db_url(db)) as conn:
+            (count,), = conn.execute(FLOOR_SQL).fetchall()
+        best = min(best, time.perf_counter() - started)
+    return best, count
 
 
 CONFIG = """

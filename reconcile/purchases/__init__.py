@@ -99,7 +99,8 @@ def _compare(config: Config, engine: Engine, window: Window, settings: Settings,
         query = OrdersAndEvents.build(engine, purchases.orders_sql, checks.events_sql, window, settings)
         orders, without, checked, orphans = query.compare()
         summarize(result, orders, checked, orphans, settings, query.has_revenue)
-        sampled = query.newest(since, sample_positions(query.recent(since), purchases.activity_sample))
+        wanted = purchases.activity_sample
+        sampled = query.newest(since, sample_positions(query.recent(since), wanted)) if wanted else []
         result.engine = "database"
     else:
         found, without, has_revenue = read_orders(engine, purchases.orders_sql, window, config.identity_key)

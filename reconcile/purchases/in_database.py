@@ -20,6 +20,7 @@ SQL; the user's queries keep their ``:as_of``/``:window_start`` parameters.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,27 +124,20 @@ class OrdersAndEvents:
         their events reduced, the window's orphan events), from one statement; an order_id on
         two rows of the orders query is a DatabaseError.
 
-        The orders joined to their events, and the window's events no order has, are grouped in
-        one pass: the events are read and their JSON parsed once (PostgreSQL materializes a CTE
-        used more than once), and the planner never joins an aggregate whose size it cannot
-        estimate (it would loop over it). The counts ride along as scalar subqueries on ``o``."""
+        The orders joined to their events, and the window's events no order has
+        (:meth:`_joined`), are grouped in one pass, so the planner never joins an aggregate whose
+        size it cannot estimate (it would loop over it). The counts ride along as scalar
+        subqueries on ``o``."""
         s, json = self.settings, dialect_for(self.engine)
         late, tolerance = float(s.max_latency_seconds), float(s.revenue_tolerance)
         mine = "MAX(CASE WHEN j.e_person = j.person THEN 1 ELSE 0 END)"
-        orders = ("o.order_id AS order_id, o.person, o.id, o.email, o.revenue, o.t, o.o_row, e.order_id AS e_order_id, "
-                  "e.person AS e_person, e.anonymous_id, e.revenue AS e_revenue, e.t AS e_t, e.event_id")
-        orphans = ("NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.order_id, e.person, e.anonymous_id, e.revenue, e.t, "
-                   "e.event_id")
         counted = "(SELECT COUNT(*) FROM o), (SELECT COUNT(o.order_id) FROM o)"
         # grouped by order (or, for an orphan, by event): an order's own columns are one value per group
         rows = self.fetch(
             "SELECT MIN(j.order_id), MIN(j.person), MIN(j.id), MIN(j.email), MIN(j.revenue), MIN(j.t), "
             f"COUNT(j.e_order_id), {mine}, MIN(j.e_revenue), MIN(j.e_t), MIN({json.binary('j.e_person')}), "
             f"MIN({json.binary('j.anonymous_id')}), MIN(j.event_id), MIN(j.e_order_id), "
-            f"MIN(j.o_row) <> MAX(j.o_row), {counted} FROM (SELECT {orders}, 0 AS orphan, o.order_id AS grouped "
-            "FROM o LEFT JOIN e ON e.order_id = o.order_id WHERE o.order_id IS NOT NULL "
-            f"UNION ALL SELECT {orphans}, 1, e.event_id FROM e LEFT JOIN o ON o.order_id = e.order_id "
-            f"WHERE o.order_id IS NULL AND e.t >= {int(s.window_start)} AND e.t < {int(s.as_of)}) AS j "
+            f"MIN(j.o_row) <> MAX(j.o_row), {counted} FROM ({self._joined()}) AS j "
             "GROUP BY j.orphan, j.grouped "
             "HAVING MAX(j.orphan) = 1 OR MIN(j.o_row) <> MAX(j.o_row) OR COUNT(j.e_order_id) <> 1 "
             f"OR (MIN(j.person) IS NOT NULL AND {mine} = 0) OR (MIN(j.revenue) IS NOT NULL AND (MIN(j.e_revenue) IS NULL "
@@ -164,6 +158,26 @@ class OrdersAndEvents:
                                 Matched(n=int(r[6] or 0), mine=bool(r[7]), revenue=_float(r[8]), t=_int(r[9]),
                                         person=r[10], anonymous_id=r[11])))
         return int(with_id), int(total) - int(with_id), checked, lost
+
+    def _joined(self) -> str:
+        """Each order with each of its events (or none), and each event of the window no order has,
+        with ``orphan`` (0 or 1) and the key it is grouped by (the order_id, or the event_id).
+
+        A FULL JOIN reads the events once; MariaDB/MySQL (and SQLite before 3.39) have none, so
+        there the orders' LEFT JOIN and the events' anti-join are two branches of a UNION ALL."""
+        s = self.settings
+        window = f"e.t >= {int(s.window_start)} AND e.t < {int(s.as_of)}"
+        events = "e.order_id AS e_order_id, e.person AS e_person, e.anonymous_id, e.revenue AS e_revenue, e.t AS e_t, e.event_id"
+        if self.engine.dialect.name == "postgresql" or (self.engine.dialect.name == "sqlite"
+                                                         and sqlite3.sqlite_version_info >= (3, 39)):
+            return (f"SELECT k.order_id, k.person, k.id, k.email, k.revenue, k.t, k.o_row, {events}, "
+                    "CASE WHEN k.order_id IS NULL THEN 1 ELSE 0 END AS orphan, "
+                    "COALESCE(k.order_id, e.event_id) AS grouped FROM (SELECT * FROM o WHERE o.order_id IS NOT NULL) "
+                    f"AS k FULL JOIN e ON e.order_id = k.order_id WHERE k.order_id IS NOT NULL OR ({window})")
+        return (f"SELECT o.order_id, o.person, o.id, o.email, o.revenue, o.t, o.o_row, {events}, 0 AS orphan, "
+                "o.order_id AS grouped FROM o LEFT JOIN e ON e.order_id = o.order_id WHERE o.order_id IS NOT NULL "
+                f"UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, {events}, 1, e.event_id FROM e "
+                f"LEFT JOIN o ON o.order_id = e.order_id WHERE o.order_id IS NULL AND {window}")
 
     def newest(self, since: int, picks: list[int]) -> list[Order]:
         """The orders at positions ``picks`` among those since ``since``, newest first (ties: the

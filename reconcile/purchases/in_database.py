@@ -1,8 +1,9 @@
 """The order–event comparison as SQL in the shop database (``checks.engine = "database"``).
 
 Both tables are there, so nothing but the orders with a problem, the orphan events and a few
-counts leaves the database. One statement per question, each on the same two common table
-expressions:
+counts leaves the database: one statement compares (:meth:`OrdersAndEvents.compare`), two more
+pick the activity sample (:meth:`OrdersAndEvents.recent`, :meth:`OrdersAndEvents.newest`), each on
+the same two common table expressions:
 
 * ``o``: the orders query, each order as its normalised order_id and person (the database's
   spelling of :mod:`reconcile.identity`, :func:`reconcile.compare.in_database.normalised_key`),
@@ -194,6 +195,7 @@ class OrdersAndEvents:
                 for r in rows]
 
     def recent(self, since: int) -> int:
+        """How many orders since ``since`` the activity sample is spread over."""
         (count,), = self.fetch(f"SELECT COUNT(*) FROM o WHERE o.order_id IS NOT NULL AND o.t >= {int(since)}")
         return int(count)
 

@@ -7,7 +7,7 @@ The package, in the order the data flows (each stage imports only the ones above
     results.py     what a run found, as values; decide(): the one place pass or fail is decided
     identity.py    how an id or an email becomes the exact string both sides are compared on
     shop/          the team's SQL on its own database, read-only: truth segments, lookups
-    customerio/    the App API: segments, membership (pages or an export), profiles
+    customerio/    the App API (segments, membership, profiles) and the Track API (repairs)
     compare/       both sides → who differs: in memory, or in the shop database
     diagnose/      why each differing person differs; identity health
     checks/        data-quality expectations on the events that feed Customer.io
@@ -16,10 +16,11 @@ The package, in the order the data flows (each stage imports only the ones above
     validate.py    every part a run needs (config, suites, queries, key, segment ids), tried without running
     report/        what a run leaves on disk: results.json, the CSVs, report.html, history
     deliver/       the written report, delivered: email, Slack, a webhook
+    repair/        a reviewed plan from a finished run, applied through the Track API
     cli/           argv → the library → an exit code; the only place that prints
     init/          a new project: the commented config.toml ``reconcile init`` writes
     demo/          the embedded default: a generated shop and its drifted workspace
-    sandbox/       a stand-in Customer.io App API on loopback, for the demo and the tests
+    sandbox/       a stand-in Customer.io (App and Track APIs) on loopback, for the demo and tests
 
 The library is usable without the command line::
 

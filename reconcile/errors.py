@@ -19,6 +19,8 @@ returns ``exc.exit_code``. Anything else that escapes is a bug of ours: exit 3, 
     │       ├── APIUnavailable ....... 5xx, timeouts, resets, bodies that are not JSON
     │       ├── PaginationError ...... a repeated token, a page cap: membership incomplete
     │       └── ExportFailed ......... an export failed or never finished
+    ├── PlanRefused ............ a repair plan may not be applied as asked: exit 2
+    │   └── ConfirmationNeeded . merges or deletes without their second confirmation
     └── DeliveryError .......... the report is on disk but could not be delivered: exit 4
 
 Messages are one line that says what is wrong and what to do. They never contain a
@@ -115,6 +117,20 @@ class PaginationError(CustomerIOError):
 
 class ExportFailed(CustomerIOError):
     """Customer.io marked the export failed, or it never finished within the wait."""
+
+
+class PlanRefused(ReconcileError):
+    """A repair plan that is too old, for another workspace, edited after planning, or unreadable."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfirmationNeeded(PlanRefused):
+    """Merges or deletes were included without their confirmation; ``kind`` and ``count`` say which."""
+
+    def __init__(self, message: str, kind: str, count: int):
+        super().__init__(message)
+        self.kind, self.count = kind, count
 
 
 class DeliveryError(ReconcileError):

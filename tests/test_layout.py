@@ -23,6 +23,7 @@ LAYERS = [
     {"purchases"},                     # orders against events: reads the shop, the events and Customer.io
     {"audit", "report", "validate"},
     {"deliver", "init"},
+    {"repair"},                        # a reviewed plan from a finished run, applied through the Track API
     {"demo"},
     {"cli"},
     {"__main__"},

@@ -60,6 +60,8 @@ def demo(args: argparse.Namespace) -> int:
     from ..report.summary import verdict_line
     from .screens import progress_display, summary, wants_progress
 
+    if args.repair:
+        return demo_repair(args)
     channels = None
     if args.config and not (args.email or args.slack or args.webhook):
         raise UsageError("demo uses --config only for its delivery sections, with --email, --slack or --webhook")
@@ -84,6 +86,81 @@ def demo(args: argparse.Namespace) -> int:
         show("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
     _deliver(result, out, channels, history, args.quiet)
     return exit_code_for(result)
+
+
+def demo_repair(args: argparse.Namespace) -> int:
+    """``reconcile demo --repair``: the loop closed on the sandbox; the exit code is the second audit's
+    (3 when the plan could not be applied)."""
+    from ..demo.repair_loop import run_repair_demo
+    from ..report.summary import verdict_line
+    from .screens import progress_display, repair_demo_screen, wants_progress
+
+    if args.email or args.slack or args.webhook or args.config:
+        raise UsageError("demo --repair writes two runs and a plan and delivers nothing: drop --email, --slack, "
+                         "--webhook and --config")
+    out = args.out or default_out_dir(Path.cwd())
+    with progress_display(wants_progress(args.quiet)) as progress:
+        result = run_repair_demo(out=out, as_of=args.as_of, seed=args.seed, customers=args.customers,
+                                 progress=progress)
+    show(verdict_line(result.after) if args.quiet else repair_demo_screen(result))
+    return exit_code_for(result.after) if result.applied.complete else ExitCode.COULD_NOT_COMPARE
+
+
+def plan(args: argparse.Namespace) -> int:
+    """``reconcile plan RUN_DIR``: write the plan and its summary; print the summary."""
+    from ..config import load_config
+    from ..customerio import client_from_settings, track_client_from_settings
+    from ..repair import plan_run, read_run
+    from .screens import plan_screen
+
+    run = read_run(args.run_dir)
+    config = load_config(args.config or _named_config(run.config_path, f"{run.path}/results.json"))
+    hide_secrets(config.secrets())
+    with client_from_settings(config.customerio) as app, track_client_from_settings(config.customerio) as track:
+        written = plan_run(run, config, app=app, track=track, out=args.out,
+                           removal="suppress" if args.suppress else "delete")
+    show(plan_screen(written))
+    return ExitCode.PASS
+
+
+def apply(args: argparse.Namespace) -> int:
+    """``reconcile apply PLAN``: a dry run, or with --yes the plan sent; exit 3 unless everything was applied."""
+    from ..config import load_config
+    from ..customerio import track_client_from_settings
+    from ..errors import ConfirmationNeeded
+    from ..repair import apply_plan, check_include, read_plan
+    from .screens import apply_screen, confirm
+
+    include = check_include([kind.strip() for kind in args.include.split(",") if kind.strip()])
+    config = load_config(args.config or _named_config(Path(read_plan(args.plan).config), str(args.plan)))
+    hide_secrets(config.secrets())
+    confirmed = {flag for flag, given in (("merge", args.yes_merge), ("delete", args.yes_delete)) if given}
+    client = track_client_from_settings(config.customerio) if args.yes else None
+    try:
+        while True:
+            try:
+                report = apply_plan(args.plan, client=client, include=include, confirmed=confirmed,
+                                    dry_run=not args.yes, max_age_hours=config.customerio.max_plan_age_hours)
+                break
+            except ConfirmationNeeded as needed:
+                if not confirm(needed):
+                    raise
+                confirmed.add(needed.kind)
+    finally:
+        if client is not None:
+            client.close()
+    show(apply_screen(report))
+    if report.interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.PASS if report.dry_run or report.complete else ExitCode.COULD_NOT_COMPARE
+
+
+def _named_config(path: Path | None, where: str) -> Path:
+    """The config a run or a plan names, when it still exists; else a UsageError asking for --config."""
+    if path is None or not path.is_file():
+        raise UsageError(f"{where} names the config {path or '(none)'}, which is not there any more; "
+                         "pass --config PATH")
+    return path
 
 
 def gate(args: argparse.Namespace) -> int:
@@ -130,17 +207,21 @@ def history(args: argparse.Namespace) -> int:
 
 def sandbox(args: argparse.Namespace) -> int:
     """Serve a workspace until Ctrl-C: a given JSON file, or the demo's (its shop written to --data-dir)."""
+    from ..demo import DEMO_SITE_ID, DEMO_TRACK_API_KEY
     from ..demo.runner import sandbox_workspace
     from ..sandbox import serve
 
     workspace, api_key, shop = sandbox_workspace(args.workspace, args.data_dir, args.seed)
     shop_note = f"demo shop: {shop}\n" if shop else ""
+    site, track_key = (DEMO_SITE_ID, DEMO_TRACK_API_KEY) if shop else ("sandbox-site", "sandbox-track-key")
 
     def banner(server) -> None:
-        show(f"sandbox Customer.io App API at {server.url}\n{shop_note}api key: {api_key}\n"
+        show(f"sandbox Customer.io App API and Track API at {server.url}\n{shop_note}api key: {api_key}\n"
+             f"track api: site id {site}, key {track_key} (for reconcile apply: "
+             f"export CUSTOMERIO_TRACK_API_KEY={track_key})\n"
              "try: reconcile run --config config.toml   (Ctrl-C stops the sandbox)")
 
-    serve(workspace, api_key=api_key, port=args.port, on_ready=banner)
+    serve(workspace, api_key=api_key, port=args.port, on_ready=banner, site_id=site, track_api_key=track_key)
     return ExitCode.PASS
 
 
@@ -189,4 +270,4 @@ def _deliver(result: RunResult, out: Path, channels, history, quiet: bool) -> No
 
 
 COMMANDS = {"run": run, "demo": demo, "sandbox": sandbox, "segments": segments, "check": gate, "history": history,
-            "init": init, "validate": validate, "schema": schema}
+            "init": init, "validate": validate, "schema": schema, "plan": plan, "apply": apply}

@@ -72,10 +72,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=3000, help="how many customers the demo shop has")
     demo.add_argument("--config", type=Path, help="with --email, --slack or --webhook: deliver through this config's "
                                                   "sections (default for --email: the demo's, which mails 127.0.0.1:1025)")
+    demo.add_argument("--repair", action="store_true", help="close the loop: audit, plan, apply the plan to the "
+                                                            "sandbox, audit again, and show before and after")
     _add_delivery(demo)
     _add_run_options(demo)
 
-    sandbox = commands.add_parser("sandbox", parents=[logs], help="serve a stand-in Customer.io App API on loopback")
+    plan = commands.add_parser("plan", parents=[logs],
+                               help="a repair plan from a finished run's folder, to review before apply")
+    plan.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a finished run's folder (reports/<timestamp>/)")
+    plan.add_argument("--out", type=Path, help="the plan file (default: RUN_DIR/plan.jsonl; plan.md beside it)")
+    plan.add_argument("--config", type=Path, help="path to config.toml (default: the one the run used)")
+    plan.add_argument("--suppress", action="store_true",
+                      help="not_in_shop people are suppressed (deleted and their id and email blocked: for erasure "
+                           "requests) instead of deleted")
+
+    apply = commands.add_parser("apply", parents=[logs],
+                                help="send a reviewed plan through the Track API (a dry run unless --yes)")
+    apply.add_argument("plan", metavar="PLAN", type=Path, help="the plan file reconcile plan wrote")
+    apply.add_argument("--yes", action="store_true", help="send; without it, print what would be sent and send nothing")
+    apply.add_argument("--include", default="update,identify", metavar="KINDS",
+                       help="the kinds to send: update, identify, merge, delete, suppress, separated by commas "
+                            "(default: update,identify)")
+    apply.add_argument("--yes-merge", action="store_true", help="confirm the merges (they cannot be undone)")
+    apply.add_argument("--yes-delete", action="store_true",
+                       help="confirm the deletes and suppressions (they cannot be undone)")
+    apply.add_argument("--config", type=Path, help="path to config.toml (default: the one the plan names)")
+
+    sandbox = commands.add_parser("sandbox", parents=[logs],
+                                  help="serve a stand-in Customer.io App API and Track API on loopback")
     sandbox.add_argument("--workspace", type=Path, help="a workspace JSON file (default: the demo's)")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--data-dir", type=Path, default=Path(".reconcile-demo"),

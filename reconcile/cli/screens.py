@@ -8,12 +8,14 @@ clean. The screens are plain text: they read the same in a terminal, a CI log an
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from ..audit import Progress
+from ..repair.plan_file import CONFIRMATION, DEFAULT_KINDS
 from ..report.summary import (causes, checks_verdict, format_count, format_percent, format_points, problems,
                               purchases_verdict, segment_severity, verdict_line)
 from ..results import CheckResult, CheckSeverity, FlowStatus, RunResult, Status, worst
@@ -216,3 +218,120 @@ def history_table(runs, segments: list[str] | None = None, last: int = 12, folde
                          f"{format_points(change) if change is not None else '':>10}")
             previous = rate if rate is not None else previous
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- repairing
+
+CALLS_SHOWN = 20
+
+
+def plan_screen(written, next_steps: bool = True) -> str:
+    """``reconcile plan``: what the plan will do, what it leaves, and (``next_steps``) what to run next."""
+    plan, summary = written.plan, written.summary
+    lines = [f"plan: {summary.total:,} actions for workspace {plan.workspace.get('environment_id')}, from the run of "
+             f"{plan.run['as_of']} ({plan.run['status'].upper()})",
+             f"  {'kind':<9} {'cause':<22} {'actions':>8}  sent"]
+    for kind, by_cause in summary.actions.items():
+        sent = "by default" if kind in DEFAULT_KINDS else f"with --include {kind} --yes-{CONFIRMATION[kind]}"
+        lines += [f"  {kind:<9} {cause:<22} {count:>8,}  {sent}" for cause, count in by_cause.items()]
+    if summary.left_alone:
+        lines.append("left alone:")
+        lines += [f"  {cause:<22} {count:>6,}  {reason}" for cause, reason, count in summary.left_alone]
+    if not plan.shop_reread:
+        lines.append("warning: some segments have no lookup_sql, so their values are the run's, not the shop's now")
+    lines.append("examples:")
+    lines += [f"  {kind:<9} {line}" for kind, shown in summary.examples.items() for line in shown]
+    lines.append(f"written: {written.path} (and {written.summary_path.name} beside it)"
+                 + ("; review it, then" if next_steps else ""))
+    if next_steps:
+        lines += [f"  reconcile apply {written.path}          a dry run: what it would send",
+                  f"  reconcile apply {written.path} --yes    sends {' and '.join(DEFAULT_KINDS)}"]
+    return "\n".join(lines)
+
+
+def apply_screen(report) -> str:
+    """``reconcile apply``: what a dry run would send, or what was applied and what was not."""
+    lines = []
+    if report.dry_run:
+        counts = _kind_counts(report.pending)
+        lines.append(f"dry run: nothing was sent. With --yes it would send {len(report.pending):,} calls"
+                     + (f" ({counts})" if counts else "") + ":")
+        for action in report.pending[:CALLS_SHOWN]:
+            call = action.call
+            lines.append(f"  {action.kind:<9} {call.method} {call.path}"
+                         + (f" {json.dumps(call.body, separators=(', ', ': '))}" if call.body else ""))
+        if len(report.pending) > CALLS_SHOWN:
+            lines.append(f"  … and {len(report.pending) - CALLS_SHOWN:,} more: every call is in {report.plan_path}")
+    else:
+        total = len(report.applied) + len(report.applied_before) + len(report.failed) + len(report.not_attempted)
+        lines.append(f"applied {len(report.applied) + len(report.applied_before):,} of {total:,} "
+                     f"({len(report.applied):,} now, {len(report.applied_before):,} before); failed "
+                     f"{len(report.failed):,}; not attempted {len(report.not_attempted):,}")
+        lines += [f"  failed  {action.kind} {action.id} {action.call.label}: {message}"
+                  for action, message in report.failed[:CALLS_SHOWN]]
+    if report.applied_before and report.dry_run:
+        lines.append(f"already applied by an earlier run: {len(report.applied_before):,} (not sent again)")
+    if report.not_included:
+        left = ", ".join(f"{kind} {count:,}" for kind, count in report.not_included.items())
+        lines.append(f"not included: {left} (add them with --include {','.join(report.include)},"
+                     f"{','.join(report.not_included)})")
+    if report.stopped:
+        lines.append(f"stopped: {report.stopped}")
+    if not report.dry_run and not report.complete:
+        lines.append(f"every outcome is in {report.progress_path}; run the same command again to send what was not "
+                     "applied (what was is never sent twice)")
+    elif not report.dry_run:
+        lines.append(f"progress: {report.progress_path}. Run the audit again once Customer.io has caught up.")
+    return "\n".join(lines)
+
+
+def _kind_counts(actions) -> str:
+    counts: dict[str, int] = {}
+    for action in actions:
+        counts[action.kind] = counts.get(action.kind, 0) + 1
+    return ", ".join(f"{kind} {count:,}" for kind, count in counts.items())
+
+
+def confirm(needed, stdin=None, stdout=None) -> bool:
+    """The second confirmation of merges or deletes: the count typed back, on a terminal only."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    if not _isatty(stdin):
+        return False
+    stdout.write(f"{needed} \nThey cannot be undone. Type {needed.count} to go ahead, anything else to stop: ")
+    stdout.flush()
+    return stdin.readline().strip() == str(needed.count)
+
+
+def repair_demo_screen(result) -> str:
+    """``reconcile demo --repair``: the loop's steps, then each segment and each cause before and after."""
+    applied = result.applied
+    lines = [f"1. audit: {result.before.status.upper()}  ({result.before_dir / 'report.html'})",
+             f"2. {plan_screen(result.written, next_steps=False)}",
+             f"3. apply to the sandbox's Track API: {len(applied.applied):,} calls sent "
+             f"({_kind_counts(applied.applied) or 'none'}), {len(applied.failed):,} failed",
+             f"4. audit again: {result.after.status.upper()}  ({result.after_dir / 'report.html'})", ""]
+    width = max(len(s.name) for s in result.before.segments)
+    lines.append(f"{'segment':<{width}}  {'missing':>11}  {'extra':>11}  {'mismatch':>17}")
+    for before in result.before.segments:
+        after = next(s for s in result.after.segments if s.name == before.name)
+        lines.append(f"{before.name:<{width}}  {_arrow(before.missing_in_customerio, after.missing_in_customerio):>11}"
+                     f"  {_arrow(before.extra_in_customerio, after.extra_in_customerio):>11}  "
+                     f"{format_percent(before.mismatch_rate):>7} → {format_percent(after.mismatch_rate):<7}")
+    counts = [_cause_counts(result.before), _cause_counts(result.after)]
+    causes = sorted(set(counts[0]) | set(counts[1]), key=lambda cause: -counts[0].get(cause, 0))
+    lines += ["", f"{'cause':<20} {'before':>7} {'after':>6}"]
+    lines += [f"{cause:<20} {counts[0].get(cause, 0):>7,} {counts[1].get(cause, 0):>6,}  "
+              f"{result.outcomes.get(cause, 'new since the plan')}" for cause in causes]
+    return "\n".join(lines)
+
+
+def _arrow(before, after) -> str:
+    return f"{format_count(before)} → {format_count(after)}"
+
+
+def _cause_counts(run: RunResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for segment in run.segments:
+        for cause, entry in (segment.causes or {}).items():
+            counts[cause] = counts.get(cause, 0) + entry["count"]
+    return counts

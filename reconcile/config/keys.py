@@ -22,7 +22,7 @@ from typing import Any, Callable
 from .model import (DIFF_MODES, MEMBERSHIP_MODES, ChecksConfig, Config, CustomerIOConfig, DatabaseConfig,
                     DiagnosisConfig, EmailConfig, HistoryConfig, PurchasesConfig, SegmentConfig, SlackConfig,
                     WebhookConfig)
-from .values import (addresses, address, boolean, column_map, database_url, days, http_url, integer, nonempty,
+from .values import (addresses, address, boolean, column_map, database_url, days, hours, http_url, integer, nonempty,
                      number, one_of, orders_to_sample, positive_integer, request_rate, runs_to_keep, secret_variable,
                      segment_name, share, string)
 
@@ -115,8 +115,13 @@ CUSTOMERIO = Table(CustomerIOConfig, (
     Key("requests_per_second", request_rate, doc="the client-side limiter; at most the API's 10"),
     Key("membership", one_of(*MEMBERSHIP_MODES), doc="how segments are read: pages, the Exports API, or auto"),
     Key("export_above", positive_integer, doc='with membership = "auto": export above this customer_count'),
-), doc="the Customer.io App API",
-   build=lambda v, file: CustomerIOConfig(**{**v, "timeout_seconds": v["timeout_seconds"] or 30.0}))
+    Key("site_id", nonempty, doc="the Track API's Site ID, for reconcile plan and apply"),
+    Key("track_api_key", secret_variable, field="track_api_key_variable",
+        doc='the Track API key, only as "${VAR}"; read when plan or apply runs, never by an audit'),
+    Key("max_plan_age_hours", hours, doc="apply refuses a plan resting on data older than this"),
+), doc="the Customer.io App API (and the Track API, for repairs)",
+   build=lambda v, file: CustomerIOConfig(**{**v, "timeout_seconds": v["timeout_seconds"] or 30.0,
+                                             "site_id": v["site_id"].strip() if v["site_id"] else None}))
 
 IDENTITY = Table(None, (
     Key("key", one_of("id", "email"), "id", doc="how truth rows match Customer.io people"),

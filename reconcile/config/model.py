@@ -41,6 +41,21 @@ class CustomerIOConfig:
     requests_per_second: float = MAX_REQUESTS_PER_SECOND
     membership: str = "pages"        # "pages", "export" (Exports API) or "auto" (export above export_above)
     export_above: int = 1_000_000    # with "auto": segments whose customer_count exceeds this are exported
+    # the Track API, for `reconcile plan` and `apply` only: the key is read from its variable when used,
+    # so an audit never needs the write key in its environment
+    site_id: str | None = None
+    track_api_key_variable: str | None = None    # from ``track_api_key = "${VAR}"``
+    max_plan_age_hours: float = 24.0             # an older repair plan is refused
+
+    def track_api_key(self) -> str:
+        """The Track API key from its environment variable; a missing one is a ConfigError."""
+        if self.track_api_key_variable is None:
+            raise ConfigError('customerio.track_api_key is not set: add track_api_key = "${VAR}" to [customerio] '
+                              "and export VAR with the workspace's Track API key")
+        if self.track_api_key_variable not in os.environ:
+            raise ConfigError(f"customerio.track_api_key: environment variable {self.track_api_key_variable} "
+                              "is not set; export it with the workspace's Track API key")
+        return os.environ[self.track_api_key_variable]
 
 
 @dataclass(frozen=True)
@@ -205,7 +220,7 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value this config holds, for scrubbing and for leak tests."""
-        found = [self.customerio.app_api_key]
+        found = [self.customerio.app_api_key, os.environ.get(self.customerio.track_api_key_variable or "", "")]
         password = make_url(self.database.url).password
         if password:
             found.append(str(password))

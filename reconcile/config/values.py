@@ -192,6 +192,15 @@ def request_rate(section: Section, key: str, value: Any) -> float:
     return rate
 
 
+@reader({"type": "number", "exclusiveMinimum": 0, "maximum": LARGEST_NUMBER})
+def hours(section: Section, key: str, value: Any) -> float:
+    """A positive number of hours (``max_plan_age_hours``)."""
+    count = number(section, key, value)
+    if not count > 0:
+        section.fail(f"must be above 0 hours, got {count:g}", key)
+    return count
+
+
 @reader({"type": "boolean"})
 def boolean(section: Section, key: str, value: Any) -> bool:
     if not isinstance(value, bool):

@@ -16,6 +16,7 @@ import requests
 US_BASE = "https://api.customer.io"
 EU_BASE = "https://api-eu.customer.io"
 REGION_BASES = {"us": US_BASE, "eu": EU_BASE}
+TRACK_BASES = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}   # the Track API's hosts
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,14 @@ def unreadable(method: str, path: str, what: str) -> str:
             "please report it with this message")
 
 
-def other_region_hosts(base_url: str) -> set[str]:
-    return {urlsplit(url).hostname for url in REGION_BASES.values() if url != base_url}
+def other_region_hosts(base_url: str, bases: dict[str, str] = REGION_BASES) -> set[str]:
+    return {urlsplit(url).hostname for url in bases.values() if url != base_url}
 
 
-def switch_region_hint(base_url: str) -> str:
-    if base_url == US_BASE:
+def switch_region_hint(base_url: str, bases: dict[str, str] = REGION_BASES) -> str:
+    if base_url == bases["us"]:
         return 'set customerio.region = "eu"'
-    if base_url == EU_BASE:
+    if base_url == bases["eu"]:
         return 'set customerio.region = "us"'
     return 'set customerio.region to the workspace\'s region ("us" or "eu") and check customerio.base_url'
 
@@ -125,5 +126,5 @@ def connection_reason(exc: requests.ConnectionError, timeout: float) -> str:
     return "the connection failed or was dropped"
 
 
-__all__ = ["US_BASE", "EU_BASE", "REGION_BASES", "Segment", "error_detail", "unreadable", "other_region_hosts",
+__all__ = ["US_BASE", "EU_BASE", "REGION_BASES", "TRACK_BASES", "Segment", "error_detail", "unreadable", "other_region_hosts",
            "switch_region_hint", "auth_message", "server_error_reason", "connection_reason"]

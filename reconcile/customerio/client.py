@@ -1,4 +1,4 @@
-"""The Customer.io App API client: the only module that speaks HTTP.
+"""The Customer.io App API client (the Track API's is :mod:`.track`; their shared retries, :mod:`.http`).
 
 It reads segments, their membership and profiles, and runs exports, as
 ``customerio-app-api.md`` documents them, and turns every way that can fail into one of the
@@ -16,45 +16,28 @@ exceptions of :mod:`reconcile.errors`::
 Every request, retries included, passes one :class:`~.throttle.RateLimiter` (10 per second by
 default, the App API's documented limit). Messages are one line that says what is wrong and
 what to do, and never contain the API key: every message is scrubbed of it before it is raised
-(:meth:`CustomerIOClient.error`). What the answers mean is in :mod:`.answers`.
+(:meth:`~.http.RetryingClient.error`). What the answers mean is in :mod:`.answers`.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from typing import Any, Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
-from .. import __version__
-from ..errors import (APIUnavailable, AuthError, BadRequest, ConfigError, CustomerIOError, PaginationError,
-                      RateLimited, SegmentNotFound, SegmentNotReady, WrongRegionError)
-from .answers import (REGION_BASES, Segment, auth_message, connection_reason, error_detail, other_region_hosts,
-                      server_error_reason, switch_region_hint, unreadable)
+from ..errors import AuthError, BadRequest, CustomerIOError, PaginationError, SegmentNotFound, SegmentNotReady
+from .answers import REGION_BASES, Segment, auth_message, error_detail, unreadable
+from .http import REDIRECTS, RetryingClient, Transient, checked_key
 from .membership import Membership, MemoryMembership
-from .throttle import RateLimiter, parse_retry_after
-
-log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 30_000          # membership `limit` maximum
 LOOKUP_BATCH = 100              # POST /v1/customers/attributes takes 1-100 ids
 ACTIVITIES_PAGE = 100           # GET /v1/customers/{id}/activities: limit at most 100
 ID_TYPES = ("id", "email", "cio_id")
-REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class _Transient(Exception):
-    """An attempt that may succeed if repeated; ``reason`` says what happened, for the final message."""
-
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
-
-
-class CustomerIOClient:
+class CustomerIOClient(RetryingClient):
     """Read-only App API client with throttling, retries and errors that say what to do.
 
     ``base_url`` overrides ``region`` (for the sandbox and tests). ``sleep`` is used for the
@@ -62,35 +45,15 @@ class CustomerIOClient:
     really waits, because throttling is what it is for.
     """
 
-    def __init__(self, *, api_key: str, region: str = "us", base_url: str | None = None,
-                 timeout: float = 30.0, max_retries: int = 5, rate_limit: float = 10.0,
-                 backoff_base: float = 0.5, backoff_cap: float = 30.0, max_pages: int = 10_000,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep):
-        self._key = _checked_key(api_key)
-        self.region = region
-        self.base_url = _base_url(region, base_url)
-        self.timeout, self.max_retries, self.max_pages = timeout, max_retries, max_pages
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
-        self.limiter = RateLimiter(rate_limit)
-        self._session = session or requests.Session()
-        self._owns_session = session is None
-        self.sleep = sleep
-        self._random = random.Random()
-        self._headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json",
-                         "User-Agent": f"reconcile/{__version__}"}
+    def __init__(self, *, api_key: str, max_pages: int = 10_000, **options: Any):
+        """``options``: ``region``, ``base_url``, ``timeout``, ``max_retries``, ``rate_limit``,
+        ``backoff_base``, ``backoff_cap``, ``session`` and ``sleep`` (see :class:`~.http.RetryingClient`)."""
+        key = checked_key(api_key, "customerio.app_api_key", "App API key")
+        super().__init__(secrets=(key,), headers={"Authorization": f"Bearer {key}"}, bases=REGION_BASES, **options)
+        self.max_pages = max_pages
 
     def __repr__(self) -> str:
         return f"CustomerIOClient(base_url={self.base_url!r}, region={self.region!r})"
-
-    def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> CustomerIOClient:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ segments
 
@@ -256,48 +219,13 @@ class CustomerIOClient:
             raise self.error(CustomerIOError, unreadable(method, path, "no export object with an id"))
         return export
 
-    # ------------------------------------------------------------------ one call, retried
+    # ------------------------------------------------------------------ what an answer means
 
-    def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
-              segment_id: int | None = None, missing_ok: bool = False) -> dict[str, Any] | None:
-        """The answer's JSON object after throttling and retries.
-
-        A 404 raises SegmentNotFound when ``segment_id`` is given, returns None when
-        ``missing_ok`` (customer paths), and is a CustomerIOError otherwise.
-        """
-        last = _Transient("no attempt was made")
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                self._pause(attempt - 1, last, method, path)
-            try:
-                response = self._send(method, path, params, json)
-                log.debug("Customer.io %s %s: %d", method, path, response.status_code)
-                return self._interpret(response, method, path, segment_id, missing_ok)
-            except _Transient as transient:
-                last = transient
-        raise self._exhausted(last, method, path)
-
-    def _send(self, method: str, path: str, params: dict | None, json: Any) -> requests.Response:
-        self.limiter.acquire()
-        try:
-            return self._session.request(method, self.base_url + path, params=params, json=json,
-                                         headers=self._headers, timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout:
-            raise _Transient(f"timed out after {self.timeout:g} s") from None
-        except requests.exceptions.ChunkedEncodingError:
-            raise _Transient("the connection was closed in the middle of the answer") from None
-        except requests.ConnectionError as exc:
-            raise _Transient(connection_reason(exc, self.timeout)) from None
-        except requests.exceptions.ContentDecodingError:
-            raise _Transient("the answer could not be decoded") from None
-        except requests.RequestException as exc:
-            raise self.error(CustomerIOError, (
-                f"could not send {method} {path} to {self.base_url} ({exc.__class__.__name__}): "
-                "check customerio.base_url")) from None
-
-    def _interpret(self, response: requests.Response, method: str, path: str, segment_id: int | None,
-                   missing_ok: bool) -> dict[str, Any] | None:
-        status, where = response.status_code, f"{method} {path}"
+    def _interpret(self, response: requests.Response, method: str, path: str, where: str,
+                   segment_id: int | None = None, missing_ok: bool = False) -> dict[str, Any] | None:
+        """The answer's JSON object. A 404 raises SegmentNotFound when ``segment_id`` is given,
+        returns None when ``missing_ok`` (customer paths), and is a CustomerIOError otherwise."""
+        status = response.status_code
         if 200 <= status < 300:
             return self._json_object(response, method, path)
         if status in REDIRECTS:
@@ -311,11 +239,7 @@ class CustomerIOClient:
                 raise self.error(SegmentNotFound, (
                     f"Customer.io has no segment {segment_id} (404): check customerio_segment_id in the config"))
             raise self.error(CustomerIOError, f"Customer.io answered 404 for {where}: check customerio.base_url")
-        if status == 429:
-            raise _Transient(f"429 {response.reason} (over the per-second limit)", status=429,
-                             retry_after=parse_retry_after(response.headers.get("Retry-After")))
-        if status >= 500 or status == 408:
-            raise _Transient(server_error_reason(response))
+        self.repeatable(response)
         raise self.error(BadRequest, (
             f"Customer.io answered {status} {response.reason} for {where}: {error_detail(response)}; "
             "fix the request or the workspace setting the detail names"), status=status)
@@ -324,45 +248,10 @@ class CustomerIOClient:
         try:
             body = response.json()
         except ValueError:
-            raise _Transient(f"{response.status_code} with a body that is not valid JSON (cut short?)") from None
+            raise Transient(f"{response.status_code} with a body that is not valid JSON (cut short?)") from None
         if not isinstance(body, dict):
             raise self.error(CustomerIOError, unreadable(method, path, "not a JSON object"))
         return body
-
-    def _redirect_error(self, response: requests.Response, where: str) -> CustomerIOError:
-        """Redirects are never followed: the bearer key would go to whatever host they name."""
-        location = response.headers.get("Location", "")
-        said = (response.text[:2000] + " " + location).lower()
-        host = urlsplit(location).hostname or ""
-        if "wrong datacenter" in said or host in other_region_hosts(self.base_url):
-            return self.error(WrongRegionError, (
-                f"Customer.io answered {response.status_code} \"wrong datacenter\" for {where}: the workspace "
-                f"lives in the other region; {switch_region_hint(self.base_url)}"))
-        return self.error(CustomerIOError, (
-            f"Customer.io answered {response.status_code} for {where}, redirecting to {host or 'another address'}; "
-            "redirects are not followed because they would carry the API key to another host: "
-            "check customerio.base_url and customerio.region"))
-
-    def _pause(self, retry: int, last: _Transient, method: str, path: str) -> None:
-        """Wait before a retry: Retry-After when the server gave one, else full-jitter backoff."""
-        if last.retry_after is not None:
-            wait = last.retry_after
-        else:
-            wait = self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** retry))
-        log.warning("Customer.io %s %s: %s; retry %d of %d in %.2f s", method, path, last.reason,
-                    retry + 1, self.max_retries, wait)
-        self.sleep(wait)
-
-    def _exhausted(self, last: _Transient, method: str, path: str) -> CustomerIOError:
-        attempts = self.max_retries + 1
-        if last.status == 429:
-            return self.error(RateLimited, (
-                f"Customer.io still answered 429 (over the per-second limit) to {method} {path} after {attempts} "
-                "attempts; another job may be using this workspace's API limit: lower "
-                "customerio.requests_per_second or re-run later"))
-        return self.error(APIUnavailable, (
-            f"Customer.io gave no usable answer to {method} {path} after {attempts} attempts (last: {last.reason}); "
-            f"check that {self.base_url} is reachable and https://status.customer.io, then re-run"))
 
     def _segment(self, data: Any, path: str) -> Segment:
         try:
@@ -371,10 +260,6 @@ class CustomerIOClient:
             raise self.error(CustomerIOError, unreadable(
                 "GET", path, f"a segment object without a usable id ({exc.__class__.__name__}: {exc})")) from None
 
-    def error(self, kind: type[CustomerIOError], message: str, **data: Any) -> CustomerIOError:
-        """The exception to raise, its message on one line and scrubbed of the API key (servers may echo it)."""
-        return kind(" ".join(message.replace(self._key, "***").split()), **data)
-
 
 # ---------------------------------------------------------------------- small helpers
 
@@ -382,25 +267,6 @@ class CustomerIOClient:
 def _check_id_type(id_type: str) -> None:
     if id_type not in ID_TYPES:
         raise ValueError(f"id_type must be one of {ID_TYPES}, got {id_type!r}")
-
-
-def _checked_key(api_key: str) -> str:
-    """The key without surrounding blanks; refuse one that cannot be sent (and would be echoed by requests)."""
-    key = (api_key or "").strip()
-    if not key:
-        raise ConfigError("customerio.app_api_key is empty: set it (or the variable it names) to the App API key")
-    if any(ord(char) < 33 or ord(char) > 126 for char in key):
-        raise ConfigError("customerio.app_api_key contains spaces, line breaks or non-ASCII characters: "
-                          "copy the App API key again from Customer.io")
-    return key
-
-
-def _base_url(region: str, base_url: str | None) -> str:
-    if base_url:
-        return base_url.rstrip("/")
-    if region not in REGION_BASES:
-        raise ConfigError(f"customerio.region must be \"us\" or \"eu\", got {region!r}")
-    return REGION_BASES[region]
 
 
 __all__ = ["CustomerIOClient", "MAX_PAGE_SIZE", "LOOKUP_BATCH", "ID_TYPES"]

@@ -27,6 +27,8 @@ from .purchases import plant_purchases, purchase_side
 from .shop import generate, write_shop
 
 DEMO_API_KEY = "sandbox-demo-key"
+DEMO_SITE_ID = "sandbox-demo-site"             # the Track API's credentials; config.toml names the same site
+DEMO_TRACK_API_KEY = "sandbox-demo-track-key"
 
 
 @dataclass
@@ -64,4 +66,4 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
     return Demo(workspace=workspace, record=record)
 
 
-__all__ = ["Demo", "DemoRecord", "SegmentRecord", "build_demo"]
+__all__ = ["Demo", "DemoRecord", "SegmentRecord", "build_demo", "DEMO_API_KEY", "DEMO_SITE_ID", "DEMO_TRACK_API_KEY"]

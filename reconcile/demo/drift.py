@@ -5,8 +5,11 @@ How the workspace is made, and why:
 1. **Rules.** Each demo segment (named in ``config.toml``) has two predicates here: ``truth``,
    the same question the segment's SQL asks, answered from the shop's Python objects; and
    ``customerio``, the segment's conditions as Customer.io evaluates them on *its* profile
-   attributes (all strings; timestamps in unix seconds; rolling windows). The tests run the SQL
-   on SQLite, PostgreSQL and MariaDB and require it to return exactly ``truth``.
+   attributes (all strings; timestamps in unix seconds; rolling windows), written in the
+   sandbox's condition format (:mod:`reconcile.sandbox.conditions`) and evaluated by it. The
+   workspace carries the conditions, so the sandbox moves people between segments when a repair
+   writes to them. The tests run the SQL on SQLite, PostgreSQL and MariaDB and require it to
+   return exactly ``truth``.
 2. **Drift.** :func:`inject` picks a disjoint set of people for each kind of drift in
    :data:`KINDS` (a person has at most one kind, so every discrepancy has exactly one cause) and
    changes the shop or what Customer.io will hold. People are picked only where the drift shows:
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import SegmentConfig, parse_config
+from ..sandbox.conditions import matches
 from .shop import DAY, Cart, Customer, Order, Shop
 
 EVALUATION_LAG = timedelta(minutes=15)
@@ -60,6 +64,8 @@ COUNTS = {  # people per kind at 3,000 customers (window_edge: per edge); scaled
 }
 CONSENT_SEGMENTS = ("purchased_30d_email_consent", "cart_abandoners_24h", "lapsed_90d_winback",
                     "cross_sell_cleanser_no_moisturizer")
+CATEGORY_TIMES = ("cleanser", "moisturizer")   # each gets a "<category>_bought_at" attribute
+ENVIRONMENT_ID = "demo-workspace"              # what the sandbox's Track API says it writes to
 
 
 def scaled(kind: str, customers: int) -> int:
@@ -69,21 +75,8 @@ def scaled(kind: str, customers: int) -> int:
 # ---------------------------------------------------------------------- the rules
 
 Attributes = dict[str, str]
-
-
-def _seconds(attributes: Attributes, name: str) -> int | None:
-    """A timestamp attribute as Customer.io reads it: digits are a unix timestamp (ms ones too)."""
-    value = attributes.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
-def _within(value: int | None, at: float, window: float) -> bool:
-    """Customer.io's rolling "within the past N days": between at - window and at."""
-    return value is not None and at - window <= value <= at
-
-
-def _consented(attributes: Attributes) -> bool:
-    return attributes.get("email_consent") == "true"
+Condition = dict[str, Any]
+CONSENTED: Condition = {"attribute": "email_consent", "equals": "true"}
 
 
 def _bought(c: Customer, category: str, since: float = float("-inf")) -> bool:
@@ -100,40 +93,46 @@ class Rule:
     """One segment: its SQL's question in Python, and Customer.io's conditions on attributes."""
 
     truth: Callable[[Customer, float], bool]                 # (customer, window_start epoch)
-    customerio: Callable[[Attributes, float, float], bool]    # (attributes, evaluated at, window seconds)
+    customerio: Callable[[float], Condition]                  # the condition, given the window in days
     conditions: str                                           # the segment's description in Customer.io
     edges: tuple[tuple[str, int], ...] = ()                   # window_edge placements: (order|cart, windows back)
+
+    def holds(self, attributes: Attributes, at: float, window_days: float) -> bool:
+        """Whether Customer.io, evaluating at ``at``, puts a profile with these attributes in the segment."""
+        return matches(self.customerio(window_days), attributes, at)
 
 
 RULES: dict[str, Rule] = {
     "purchased_30d_email_consent": Rule(
         truth=lambda c, start: c.email_consent and any(o.completed_at >= start for o in c.orders),
-        customerio=lambda a, at, window: _consented(a) and _within(_seconds(a, "last_order_at"), at, window),
+        customerio=lambda days: {"and": [{"attribute": "last_order_at", "within_days": days}, CONSENTED]},
         conditions="last_order_at is within the past 30 days AND email_consent is true",
         edges=(("order", 1), ("order", 0))),
     "cart_abandoners_24h": Rule(
         truth=lambda c, start: c.email_consent and _abandoned(c, start),
-        customerio=lambda a, at, window: _consented(a) and _within(_seconds(a, "cart_updated_at"), at, window)
-        and (_seconds(a, "last_order_at") is None or _seconds(a, "last_order_at") < _seconds(a, "cart_updated_at")),
+        customerio=lambda days: {"and": [
+            {"attribute": "cart_updated_at", "within_days": days},
+            {"or": [{"attribute": "last_order_at", "exists": False},
+                    {"attribute": "last_order_at", "before_attribute": "cart_updated_at"}]},
+            CONSENTED]},
         conditions="cart_updated_at is within the past 1 day AND (last_order_at does not exist OR "
                    "last_order_at is before cart_updated_at) AND email_consent is true",
         edges=(("cart", 1), ("cart", 0))),
     "lapsed_90d_winback": Rule(
         truth=lambda c, start: c.email_consent and bool(c.orders) and c.last_order_at < start,
-        customerio=lambda a, at, window: _consented(a) and _seconds(a, "last_order_at") is not None
-        and _seconds(a, "last_order_at") < at - window,
+        customerio=lambda days: {"and": [{"attribute": "last_order_at", "before_days": days}, CONSENTED]},
         conditions="last_order_at is more than 90 days ago AND email_consent is true",
         edges=(("order", 1),)),
+    # every order is within the year (shop.HISTORY_DAYS), so "exists" asks what the SQL's window does
     "cross_sell_cleanser_no_moisturizer": Rule(
         truth=lambda c, start: c.email_consent and _bought(c, "cleanser", start) and not _bought(c, "moisturizer"),
-        customerio=lambda a, at, window: _consented(a)
-        and "cleanser" in a.get("bought_categories", "").split(",")
-        and "moisturizer" not in a.get("bought_categories", "").split(","),
-        conditions="bought_categories contains cleanser AND bought_categories does not contain moisturizer "
-                   "AND email_consent is true"),
+        customerio=lambda days: {"and": [{"attribute": "cleanser_bought_at", "exists": True},
+                                          {"attribute": "moisturizer_bought_at", "exists": False}, CONSENTED]},
+        conditions="cleanser_bought_at exists AND moisturizer_bought_at does not exist AND email_consent is true"),
     "sms_consent": Rule(
         truth=lambda c, start: c.sms_consent and c.phone is not None,
-        customerio=lambda a, at, window: a.get("sms_consent") == "true" and bool(a.get("phone")),
+        customerio=lambda days: {"and": [{"attribute": "sms_consent", "equals": "true"},
+                                         {"attribute": "phone", "exists": True}]},
         conditions="sms_consent is true AND phone exists"),
 }
 
@@ -262,6 +261,10 @@ def attributes(c: Customer, orders: list[Order], carts: list[Cart], email_consen
         attrs["orders_count"] = str(len(orders))
         attrs["lifetime_value"] = str(sum((o.revenue for o in orders), Decimal("0.00")))
         attrs["bought_categories"] = ",".join(sorted(set().union(*(o.categories for o in orders))))
+        for category in CATEGORY_TIMES:
+            times = [o.completed_at for o in orders if category in o.categories]
+            if times:
+                attrs[f"{category}_bought_at"] = str(max(times))
     if carts:
         attrs.update(_cart_attributes(carts))
     return attrs
@@ -398,8 +401,8 @@ def customerio_side(shop: Shop, plan: Plan, segments: list[SegmentConfig], rng: 
     faithful = {str(c.id): _faithful(c) for c in shop.active_customers}
     workspace_segments, records = [], {}
     for segment in segments:
-        rule, window = RULES[segment.name], segment.window_days * DAY
-        members = [p for p in profiles if rule.customerio(p.attributes, evaluated_at.timestamp(), window)]
+        rule = RULES[segment.name]
+        members = [p for p in profiles if rule.holds(p.attributes, evaluated_at.timestamp(), segment.window_days)]
         truth = truth_members(shop, segment)
         _check_reasoning(shop, plan, segment, truth, faithful)
         in_customerio = {p.key for p in members}
@@ -418,8 +421,11 @@ def customerio_side(shop: Shop, plan: Plan, segments: list[SegmentConfig], rng: 
             "id": segment.customerio_segment_id, "name": segment.label, "description": rule.conditions,
             "state": "finished", "progress": None, "type": "dynamic", "tags": ["lifecycle"],
             "created_at": created, "updated_at": int(evaluated_at.timestamp()),
-            "members": [p.cio_id for p in members]})
-    workspace = {"identifiers": "email_or_id", "people": [p.to_dict() for p in profiles],
+            "members": [p.cio_id for p in members], "condition": rule.customerio(segment.window_days)})
+    # the clock keeps the sandbox evaluating segments when Customer.io last did, so a repair moves
+    # exactly the people it writes to, and the window_edge people stay where the lag put them
+    workspace = {"identifiers": "email_or_id", "environment_id": ENVIRONMENT_ID,
+                 "clock": int(evaluated_at.timestamp()), "people": [p.to_dict() for p in profiles],
                  "segments": workspace_segments}
     record = DemoRecord(
         as_of=shop.as_of, cio_evaluated_at=evaluated_at, seed=seed, customers=len(shop.active_customers),
@@ -438,13 +444,13 @@ def _check_reasoning(shop: Shop, plan: Plan, segment: SegmentConfig, truth: set[
     the truth exactly (the two predicates agree), and evaluated at the evaluation time they may
     differ only for the window_edge people (the lag touches nobody else).
     """
-    rule, window = RULES[segment.name], segment.window_days * DAY
-    at_as_of = {key for key, a in faithful.items() if rule.customerio(a, shop.as_of.timestamp(), window)}
+    rule, days = RULES[segment.name], segment.window_days
+    at_as_of = {key for key, a in faithful.items() if rule.holds(a, shop.as_of.timestamp(), days)}
     if at_as_of != truth:
         raise RuntimeError(f"demo generator bug: {segment.name}: Customer.io's conditions and the truth disagree "
                            f"on a faithful copy for {sorted(at_as_of ^ truth)[:5]}")
     lagged = (shop.as_of - EVALUATION_LAG).timestamp()
-    at_lag = {key for key, a in faithful.items() if rule.customerio(a, lagged, window)}
+    at_lag = {key for key, a in faithful.items() if rule.holds(a, lagged, days)}
     stray = {key for key in at_lag ^ truth if plan.kinds.get(int(key)) != "window_edge"}
     if stray:
         raise RuntimeError(f"demo generator bug: {segment.name}: the evaluation lag moves {sorted(stray)[:5]}, "

@@ -1,4 +1,4 @@
-"""A stand-in Customer.io App API, served over real HTTP on loopback.
+"""A stand-in Customer.io App API and Track API, served over real HTTP on loopback.
 
 Tests and the demo talk to it exactly as production talks to Customer.io, so the client is
 exercised through HTTP (paging, limits, errors, retries), not through mocks of itself::
@@ -11,10 +11,11 @@ Where the real API is UNCONFIRMED (how the last page ends, whether ``Retry-After
 sandbox is configurable and the tests cover each form. It imports nothing from the rest of
 ``reconcile``: a stand-in that shared the code under test could agree with its bugs.
 
-:mod:`.workspace` holds the data (and :mod:`.activities` each profile's activity log),
-:mod:`.api` what the endpoints answer (with :mod:`.exports` and :mod:`.activities`),
-:mod:`.faults` the bad days a test plans, :mod:`.server` the HTTP side and :func:`serve`, the
-loop both command lines block in.
+:mod:`.workspace` holds the data (and :mod:`.conditions` how its data-driven segments follow
+their people, :mod:`.activities` each profile's activity log), :mod:`.api` what the App API
+endpoints answer (with :mod:`.exports` and :mod:`.activities`), :mod:`.track` the Track API's
+writes, :mod:`.faults` the bad days a test plans, :mod:`.server` the HTTP side and
+:func:`serve`, the loop both command lines block in.
 """
 
 from .activities import ActivityLog

@@ -17,11 +17,13 @@ from .workspace import Workspace
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reconcile.sandbox",
-                                     description="Serve a stand-in Customer.io App API on loopback.")
+                                     description="Serve a stand-in Customer.io App API and Track API on loopback.")
     parser.add_argument("--workspace", type=Path, required=True, help="a workspace JSON file")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--api-key", default="sandbox-key", help="the bearer key clients must send")
+    parser.add_argument("--site-id", default="sandbox-site", help="the Track API's site id (Basic auth user)")
+    parser.add_argument("--track-api-key", default="sandbox-track-key", help="the Track API's key (Basic auth password)")
     return parser
 
 
@@ -35,10 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     def banner(sandbox: Sandbox) -> None:
-        print(f"sandbox Customer.io App API at {sandbox.url} ({len(workspace):,} people, "
+        print(f"sandbox Customer.io App API and Track API at {sandbox.url} ({len(workspace):,} people, "
               f"{len(workspace.segments)} segments); Ctrl-C stops it", flush=True)
 
-    serve(workspace, api_key=args.api_key, host=args.host, port=args.port, on_ready=banner)
+    serve(workspace, api_key=args.api_key, host=args.host, port=args.port, on_ready=banner, site_id=args.site_id,
+          track_api_key=args.track_api_key)
     return 0
 
 

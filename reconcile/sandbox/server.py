@@ -9,7 +9,8 @@ the request and the workspace. One request goes through these steps::
 The ``status`` and ``non_json`` faults answer before auth and the endpoint, as a gateway in front
 of the API does; ``truncated_json`` and ``reset`` take the real answer and spoil how it is sent.
 The export file host (``/_files/...``) skips the bearer check: a signed link is its own
-credential, and the API key must not reach a file host.
+credential, and the API key must not reach a file host. Paths under ``/api/`` are the Track API
+(:mod:`.track`), with Basic auth by the workspace's Site ID and Track API key instead.
 
 Every request is recorded on arrival with status 0 and its status is filled in when answered,
 so a test sees a delayed request while it waits. The server runs in its own thread: tests use
@@ -35,18 +36,21 @@ from .api import END_OF_PAGES, Endpoints, Request
 from .exports import FILES
 from .faults import FaultPlan, non_json_reply, reset, status_fault_reply, truncated
 from .replies import UNAUTHORIZED, Reply, error_reply
+from .track import TrackEndpoints
 from .workspace import Workspace
 
 
 class RequestRecord(NamedTuple):
     """One request as the sandbox saw it: arrival (``time.monotonic``), what was asked, what it
-    answered (0 while the answer is still being made, e.g. during a ``delay`` fault)."""
+    answered (0 while the answer is still being made, e.g. during a ``delay`` fault), and the
+    body it carried (a Track API write's is what tells two merges apart)."""
 
     time: float
     method: str
     path: str
     query: str
     status: int
+    body: bytes = b""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,6 +76,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         """Silent: tests and the demo read ``Sandbox.requests`` instead of a log."""
@@ -137,14 +147,16 @@ class Sandbox:
     """The stand-in App API: ``with Sandbox(workspace) as sandbox: ... sandbox.url ...``.
 
     ``rate_limit`` requests per any 1-second window are admitted, more get 429 (None: no
-    limit); only admitted requests use up the window. Those 429s carry ``Retry-After``:
-    ``retry_after`` when given, else the whole seconds until the window has room (at least 1). ``end_of_pages`` is how the last membership page ends: ``"omit"`` leaves ``next``
-    out, ``"empty"`` sends ``""``, ``"null"`` sends ``null``.
+    limit); only admitted requests use up the window, which the App API and the Track API each
+    have. Those 429s carry ``Retry-After``: ``retry_after`` when given, else the whole seconds
+    until the window has room (at least 1). ``end_of_pages`` is how the last membership page
+    ends: ``"omit"`` leaves ``next`` out, ``"empty"`` sends ``""``, ``"null"`` sends ``null``.
+    ``site_id`` and ``track_api_key`` are the Track API's credentials (:attr:`track` serves it).
     """
 
     def __init__(self, workspace: Workspace, *, api_key: str = "sandbox-key", host: str = "127.0.0.1",
                  port: int = 0, rate_limit: float | None = 10.0, retry_after: float | None = None,
-                 end_of_pages: str = "omit"):
+                 end_of_pages: str = "omit", site_id: str = "sandbox-site", track_api_key: str = "sandbox-track-key"):
         if end_of_pages not in END_OF_PAGES:
             raise ValueError(f"end_of_pages must be one of {END_OF_PAGES}, got {end_of_pages!r}")
         self.workspace, self.api_key = workspace, api_key
@@ -153,9 +165,10 @@ class Sandbox:
         self.faults = FaultPlan()
         self.endpoints = Endpoints(workspace, self.faults, end_of_pages)
         self.endpoints.exports.base_url = lambda: self.url
+        self.track = TrackEndpoints(workspace, site_id, track_api_key, lambda: self.url)
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
-        self._admitted: deque[float] = deque()
+        self._admitted: dict[bool, deque[float]] = {False: deque(), True: deque()}   # App API, Track API
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -197,10 +210,10 @@ class Sandbox:
     def answer(self, request: Request, arrived: float) -> Reply:
         """The reply to one request. It is recorded on arrival with status 0 (a delayed request
         is visible while it waits) and its status is filled in before the reply is sent."""
-        pending = RequestRecord(arrived, request.method, request.path, request.query, 0)
+        pending = RequestRecord(arrived, request.method, request.path, request.query, 0, request.body)
         with self._lock:
             self.requests.append(pending)
-        wait = self._admit(arrived)
+        wait = self._admit(arrived, request.path.startswith("/api/"))
         if wait is None:
             reply = self._answer_admitted(request)
         else:
@@ -231,6 +244,8 @@ class Sandbox:
         file = FILES.fullmatch(path)
         if file:          # the export file host: a signed link is its own credential, no bearer key
             reply = Reply(*self.endpoints.exports.file(file[1], request.authorization))
+        elif path.startswith("/api/"):
+            reply = self.track.answer(request)
         elif not hmac.compare_digest(request.authorization.encode(), f"Bearer {self.api_key}".encode()):
             return error_reply(401, UNAUTHORIZED)
         else:
@@ -241,13 +256,14 @@ class Sandbox:
             return reset(reply)
         return reply
 
-    def _admit(self, arrived: float) -> float | None:
+    def _admit(self, arrived: float, track: bool) -> float | None:
         """None when this arrival keeps admitted requests within ``rate_limit`` per any 1-second
-        window (it is admitted), else the seconds until the window has room."""
+        window (it is admitted), else the seconds until the window has room; the App API and the
+        Track API are limited apart, as upstream."""
         if self.rate_limit is None:
             return None
         with self._lock:
-            window = self._admitted
+            window = self._admitted[track]
             while window and window[0] <= arrived - 1.0:
                 window.popleft()
             if len(window) + 1 > self.rate_limit:
@@ -276,7 +292,7 @@ class Sandbox:
 
 
 def serve(workspace: Workspace, *, api_key: str, host: str = "127.0.0.1", port: int = 8765,
-          on_ready: Callable[[Sandbox], None] | None = None) -> None:
+          on_ready: Callable[[Sandbox], None] | None = None, **credentials: str) -> None:
     """Serve ``workspace`` until Ctrl-C, then stop: the one serving loop, shared by
     ``python -m reconcile.sandbox`` and ``reconcile sandbox`` so that neither keeps its own.
 
@@ -285,8 +301,9 @@ def serve(workspace: Workspace, *, api_key: str, host: str = "127.0.0.1", port: 
     for ``port=0``). Ctrl-C (SIGINT) is made to stop it before the banner appears, even where the
     process was started ignoring SIGINT, as a shell starts background jobs; otherwise
     ``kill -INT`` would leave it running. The caller's SIGINT handler is put back on return.
+    ``credentials`` are the Track API's ``site_id`` and ``track_api_key``, when not the defaults.
     """
-    with Sandbox(workspace, api_key=api_key, host=host, port=port) as sandbox:
+    with Sandbox(workspace, api_key=api_key, host=host, port=port, **credentials) as sandbox:
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.default_int_handler) if in_main_thread else None
         try:

@@ -96,7 +96,8 @@ def test_a_broken_config_shows_each_problem_on_its_own_line(project, capsys, mon
     assert main(["validate"]) == 2
     assert capsys.readouterr().out.splitlines() == [
         "problem  config.toml: customerio.regoin: unknown key (allowed: app_api_key, base_url, export_above, "
-        "max_retries, membership, region, requests_per_second, timeout_seconds)",
+        "max_plan_age_hours, max_retries, membership, region, requests_per_second, site_id, timeout_seconds, "
+        "track_api_key)",
         "problem  config.toml: identity.key: expected one of 'id', 'email', got \"phone\"",
         'problem  config.toml: email.to: expected a non-empty list of addresses, got "retention@example.com"',
         'problem  config.toml: segments[0].customerio_segment_id: expected an integer, got "11"',

@@ -262,7 +262,8 @@ def test_shipped_config_is_the_design_format():
     raw = tomllib.loads(top.read_text())   # other issues add their own sections (e.g. [checks])
     assert {"database", "customerio", "identity", "segments"} <= set(raw)
     assert set(raw["database"]) == {"url"} and set(raw["identity"]) == {"key"}
-    assert set(raw["customerio"]) == {"region", "base_url", "app_api_key"}
+    design = {"region", "base_url", "app_api_key"}
+    assert design <= set(raw["customerio"]) <= design | {"site_id", "track_api_key"}   # + the repair's Track API
     for segment in raw["segments"]:
         design = {"name", "title", "customerio_segment_id", "window_days", "tolerance", "sql"}
         assert design <= set(segment) <= design | {"compare", "window_column", "lookup_sql"}   # + the diagnosis

@@ -11,9 +11,10 @@ The package, in the order the data flows (each stage imports only the ones above
     compare/       both sides → who differs: in memory, or in the shop database
     diagnose/      why each differing person differs; identity health
     checks/        data-quality expectations on the events that feed Customer.io
-    audit.py       one run: every segment from start to verdict, then the checks
+    purchases/     every shop order against its purchase event; the activity log; core events flowing
+    audit.py       one run: every segment from start to verdict, then the checks and the purchases
     validate.py    every part a run needs (config, suites, queries, key, segment ids), tried without running
-    report/        what a run leaves on disk: results.json, discrepancies.csv, report.html, history
+    report/        what a run leaves on disk: results.json, the CSVs, report.html, history
     deliver/       the written report, delivered: email, Slack, a webhook
     repair/        a reviewed plan from a finished run, applied through the Track API
     cli/           argv → the library → an exit code; the only place that prints

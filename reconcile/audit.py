@@ -1,9 +1,10 @@
-"""The audit: for each segment, truth + Customer.io → diff → diagnosis → verdict, each on its own.
+"""The audit: for each segment, truth + Customer.io → diff → diagnosis → verdict, each on its own;
+then the data-quality checks, the purchases against the shop's orders, and the core events' flow.
 
 A segment that cannot be compared (unknown id, still building, API down, SQL error) becomes
-``status: "error"`` with its one-line message, and the other segments are still reconciled.
-This module is the library's entry point; the CLI only parses arguments and maps the result
-to an exit code.
+``status: "error"`` with its one-line message, and the other segments are still reconciled;
+the purchases and the flow likewise. This module is the library's entry point; the CLI only
+parses arguments and maps the result to an exit code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -27,7 +28,8 @@ from .customerio.completeness import confirm_count
 from .diagnose import apply_diagnosis, diagnose_segment
 from .diagnose.identity_health import run_counts
 from .errors import CompareError, ConfigError, UsageError
-from .results import RunResult, SegmentResult, decide
+from .purchases import compare_purchases, read_flow
+from .results import FlowResult, RunResult, SegmentResult, decide, decide_flow
 from .shop import open_engine
 from .shop.mapping import check_mapped_columns
 
@@ -58,13 +60,17 @@ def select_segments(config: Config, names: Sequence[str] | None) -> list[Segment
 
 def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequence[str] | None = None,
               client: CustomerIOClient | None = None, progress: Progress | None = None,
-              only_suites: Sequence[str] | None = None) -> RunResult:
+              only_suites: Sequence[str] | None = None,
+              baselines: Mapping[str, tuple[float, int]] | None = None) -> RunResult:
     """Reconcile the selected segments; never raises for a segment that cannot be compared.
 
-    ``only_suites``: run just these data-quality suites (the pre-launch gate runs the ones its
-    segment lists); None runs every suite."""
+    ``only_suites``: the pre-launch gate's run: just these data-quality suites (the ones its
+    segment lists) and their events' flow, and not the run-wide purchase comparison; None runs
+    everything. ``baselines`` are the core events' usual day counts, ``{event: (median, runs)}``
+    from the history (:meth:`reconcile.report.history.History.volume_baselines`); without them no
+    event's volume is judged, only its age."""
     with system_allocator():
-        return _run_audit(config, as_of, segments, client, progress, only_suites)
+        return _run_audit(config, as_of, segments, client, progress, only_suites, baselines)
 
 
 @contextmanager
@@ -89,7 +95,7 @@ def system_allocator() -> Iterator[None]:
 
 def _run_audit(config: Config, as_of: datetime | None, segments: Sequence[str] | None,
                client: CustomerIOClient | None, progress: Progress | None,
-               only_suites: Sequence[str] | None) -> RunResult:
+               only_suites: Sequence[str] | None, baselines: Mapping[str, tuple[float, int]] | None) -> RunResult:
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
@@ -121,6 +127,10 @@ def _run_audit(config: Config, as_of: datetime | None, segments: Sequence[str] |
         if suites is not None:
             log.info("checks: %d suites", len(suites))
             run.checks = run_checks(config.checks, suites, engine=engine, as_of=as_of)
+        if config.purchases is not None and only_suites is None:
+            run.purchases = compare_purchases(config, engine, client, as_of)
+        if suites is not None:
+            run.flow = core_events_flow(config, suites, engine, as_of, baselines or {})
     finally:
         engine.dispose()
     run.finished_at = datetime.now(timezone.utc)
@@ -135,6 +145,18 @@ def check_segment_suites(config: Config, suites) -> None:
             if name not in names:
                 raise ConfigError(f"{config.path.name}: segments[{i}].checks[{j}]: no suite named \"{name}\" in "
                                   f"{config.checks.suites.name}/ (the suites: {', '.join(names)})")
+
+
+def core_events_flow(config: Config, suites, engine, as_of: datetime,
+                     baselines: Mapping[str, tuple[float, int]]) -> list[FlowResult]:
+    """Each suite's event: stale or off its usual volume (critical for the purchase event)."""
+    names = list(dict.fromkeys(suite.event for suite in suites if suite.event))
+    critical = config.purchases.event if config.purchases is not None else "order_completed"
+    flows = read_flow(config.checks, engine, as_of, names, critical)
+    for flow in flows:
+        flow.baseline, flow.runs_in_baseline = baselines.get(flow.event, (None, 0))
+        decide_flow(flow, config.checks.max_age_hours, config.checks.volume_drop)
+    return flows
 
 
 def reconcile_segment(config: Config, segment: SegmentConfig, as_of: datetime, client: CustomerIOClient,
@@ -204,4 +226,4 @@ def _apply_diff(result: SegmentResult, diff: SegmentDiff, segment: SegmentConfig
     result.discrepancies = diff.discrepancies(segment.name)
 
 
-__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "check_segment_suites"]
+__all__ = ["Progress", "run_audit", "reconcile_segment", "select_segments", "check_segment_suites", "core_events_flow"]

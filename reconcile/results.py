@@ -6,10 +6,15 @@ these and decides nothing: pass or fail is settled here, by :func:`decide` for a
 
 * A segment is ``pass`` (within tolerance), ``fail`` (out of tolerance) or ``error`` (could not
   be compared: never a verdict).
-* The run is ``error`` if any segment is (or a check's source could not be read, or no segment
-  ran), else ``fail`` if any segment failed or a critical data-quality expectation failed,
-  else ``pass``: an error always wins, so a run that could not compare a segment is never
-  reported as passing.
+* The run is ``error`` if any segment is (or a check's source could not be read, or the
+  purchases or a core event's flow could not be read, or no segment ran), else ``fail`` if any
+  segment failed, a critical data-quality expectation failed, the purchases are out of
+  tolerance or a critical core event stopped flowing, else ``pass``: an error always wins, so a
+  run that could not compare something is never reported as passing.
+* Purchases (:class:`PurchaseResult`, :func:`decide_purchases`) fail when the share of orders
+  with a problem, or of sampled orders whose activity log is wrong, is above the tolerance; a
+  core event's flow (:class:`FlowResult`, :func:`decide_flow`) is a warning when it is stale or
+  its day's volume is off, and fails the run only for the purchase event.
 
 Statuses and severities are ``StrEnum``s: they compare equal to, print as and serialise to the
 plain strings results.json has always held.
@@ -195,13 +200,159 @@ def decide(result: SegmentResult, window_edge_counts: bool = True) -> None:
     result.status = Status.PASS if judged is not None and judged <= result.tolerance else Status.FAIL
 
 
-def run_status(segments: list[SegmentResult], checks: list[CheckResult]) -> Status:
+PURCHASE_PROBLEMS = ("missing_event", "wrong_person", "duplicate_event", "revenue_mismatch", "late_event",
+                     "orphan_event")            # worst first: an order gets the first that fits
+ACTIVITY_OUTCOMES = ("not_found", "other_profile", "found_twice", "revenue_differs", "timestamp_unit", "found_once")
+PURCHASE_COLUMNS = ["order_id", "id", "email", "problem", "severity", "evidence"]
+
+
+@dataclass
+class ActivityResult:
+    """The sampled orders as Customer.io's activity log shows them: one outcome per order."""
+
+    tolerance: float = 0.0
+    orders: list[dict[str, Any]] = field(default_factory=list)   # order_id, id, email, outcome, evidence, cio_id
+    error: str | None = None
+    status: Status = Status.ERROR
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        return {outcome: sum(1 for o in self.orders if o["outcome"] == outcome) for outcome in ACTIVITY_OUTCOMES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sampled": len(self.orders), **self.outcomes, "status": self.status, "error": self.error,
+                "orders": [dict(order) for order in self.orders]}
+
+
+@dataclass
+class PurchaseResult:
+    """Every order of the window against its purchase event (:mod:`reconcile.purchases`)."""
+
+    event: str = "order_completed"
+    window_days: float = 7
+    tolerance: float = 0.0
+    orders: int | None = None
+    problems: dict[str, int] = field(default_factory=dict)            # problem -> orders (orphans: events)
+    severities: dict[str, Severity] = field(default_factory=dict)     # problem -> its severity
+    revenue_without_event: float | None = None
+    revenue_counted_twice: float | None = None
+    problem_rate: float | None = None        # orders with a problem / orders
+    status: Status = Status.ERROR
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    activity: ActivityResult | None = None   # None: activity_sample = 0
+    engine: str = "memory"                   # where the comparison ran: "memory" or "database"
+    seconds: dict[str, float] = field(default_factory=dict)
+    discrepancies: "pd.DataFrame | None" = field(default=None, repr=False, compare=False)   # PURCHASE_COLUMNS
+
+    @property
+    def with_event(self) -> int | None:
+        return None if self.orders is None else self.orders - self.problems.get("missing_event", 0)
+
+    @property
+    def troubled(self) -> int:
+        """Orders with a problem (orphan events are not orders)."""
+        return sum(count for problem, count in self.problems.items() if problem != "orphan_event")
+
+    @property
+    def worst_severity(self) -> Severity | None:
+        return worst(self.severities.get(problem) for problem, count in self.problems.items() if count)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.event, "window_days": self.window_days, "orders": self.orders,
+                "with_event": self.with_event,
+                **{problem: self.problems.get(problem, 0) if self.orders is not None else None
+                   for problem in PURCHASE_PROBLEMS},
+                "severities": dict(self.severities), "revenue_without_event": self.revenue_without_event,
+                "revenue_counted_twice": self.revenue_counted_twice, "problem_rate": self.problem_rate,
+                "tolerance": self.tolerance, "status": self.status, "error": self.error,
+                "warnings": list(self.warnings), "engine": self.engine,
+                "activity": self.activity.to_dict() if self.activity is not None else None,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+def decide_purchases(result: PurchaseResult) -> None:
+    """The purchases' verdict: the share of orders with a problem, and of sampled orders whose
+    activity log is wrong, each against the tolerance; an unreadable side is ``error``."""
+    activity = result.activity
+    if activity is not None:
+        wrong = len(activity.orders) - activity.outcomes["found_once"]
+        activity.status = (Status.ERROR if activity.error is not None else
+                           Status.FAIL if activity.orders and wrong / len(activity.orders) > activity.tolerance
+                           else Status.PASS)
+    if result.error is not None or result.orders is None:
+        result.status = Status.ERROR
+        return
+    result.problem_rate = result.troubled / result.orders if result.orders else None
+    out = (result.problem_rate > result.tolerance if result.problem_rate is not None
+           else bool(result.problems.get("orphan_event")))
+    result.status = (Status.ERROR if activity is not None and activity.status == Status.ERROR else
+                     Status.FAIL if out or (activity is not None and activity.status == Status.FAIL) else Status.PASS)
+
+
+class FlowStatus(StrEnum):
+    """A core event's flow: a warning does not fail the run; ``fail`` is a critical event's problem."""
+
+    PASS = "pass"
+    WARNING = "warning"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+@dataclass
+class FlowResult:
+    """One core event: its newest event's age and its count over the day before ``as_of``."""
+
+    event: str
+    critical: bool = False                   # the purchase event: a problem fails the run
+    newest: datetime | None = None
+    age_hours: float | None = None
+    count: int | None = None                 # events in the 24 hours before as_of
+    baseline: float | None = None            # the usual count: median of up to 4 earlier runs on this weekday
+    runs_in_baseline: int = 0
+    problems: list[str] = field(default_factory=list)
+    status: FlowStatus = FlowStatus.ERROR
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.event, "newest": self.newest.isoformat() if self.newest else None,
+                "age_hours": None if self.age_hours is None else round(self.age_hours, 2), "count": self.count,
+                "baseline": self.baseline, "runs_in_baseline": self.runs_in_baseline, "critical": self.critical,
+                "status": self.status, "problems": list(self.problems), "error": self.error}
+
+
+def decide_flow(flow: FlowResult, max_age_hours: float, volume_drop: float) -> None:
+    """Stale (newest older than ``max_age_hours``, or none at all) or a day's count below
+    ``volume_drop`` of the baseline or above twice it: a warning, ``fail`` for a critical event.
+    Without a baseline the volume is not judged."""
+    if flow.error is not None or flow.count is None:
+        flow.status = FlowStatus.ERROR
+        return
+    flow.problems = []
+    if flow.age_hours is None:
+        flow.problems.append("no event at all")
+    elif flow.age_hours > max_age_hours:
+        flow.problems.append(f"the newest is {flow.age_hours:,.1f} hours old (max_age_hours {max_age_hours:g})")
+    if flow.baseline is not None and flow.count < volume_drop * flow.baseline:
+        flow.problems.append(f"{flow.count:,} in the last 24 hours, below {volume_drop:g} of the usual "
+                             f"{flow.baseline:,.0f}")
+    elif flow.baseline is not None and flow.count > 2 * flow.baseline:
+        flow.problems.append(f"{flow.count:,} in the last 24 hours, above twice the usual {flow.baseline:,.0f}")
+    flow.status = (FlowStatus.PASS if not flow.problems else FlowStatus.FAIL if flow.critical
+                   else FlowStatus.WARNING)
+
+
+def run_status(segments: list[SegmentResult], checks: list[CheckResult], purchases: PurchaseResult | None = None,
+               flow: Iterable[FlowResult] = ()) -> Status:
     """The run's status (see the module docstring): an error anywhere wins, then any failure."""
     statuses = {segment.status for segment in segments}
-    if Status.ERROR in statuses or not segments or any(check.status == Status.ERROR for check in checks):
+    flows = {f.status for f in flow}
+    if (Status.ERROR in statuses or not segments or any(check.status == Status.ERROR for check in checks)
+            or (purchases is not None and purchases.status == Status.ERROR) or FlowStatus.ERROR in flows):
         return Status.ERROR
-    failed_check = any(check.blocking for check in checks)
-    return Status.FAIL if Status.FAIL in statuses or failed_check else Status.PASS
+    failed = (Status.FAIL in statuses or any(check.blocking for check in checks) or FlowStatus.FAIL in flows
+              or (purchases is not None and purchases.status == Status.FAIL))
+    return Status.FAIL if failed else Status.PASS
 
 
 @dataclass
@@ -213,10 +364,12 @@ class RunResult:
     finished_at: datetime | None = None
     checks: list[CheckResult] = field(default_factory=list)   # data-quality checks, when [checks] is set
     identity_health: dict[str, int] = field(default_factory=dict)   # the diagnosis' measures over all segments
+    purchases: PurchaseResult | None = None                    # with [purchases]
+    flow: list[FlowResult] = field(default_factory=list)       # the core events, with [checks]
 
     @property
     def status(self) -> Status:
-        return run_status(self.segments, self.checks)
+        return run_status(self.segments, self.checks, self.purchases, self.flow)
 
     def count(self, status: str) -> int:
         return sum(1 for segment in self.segments if segment.status == status)
@@ -239,4 +392,6 @@ class RunResult:
             "segments": [segment.to_dict() for segment in self.segments],
             "checks": [check.to_dict() for check in self.checks],
             "identity_health": dict(self.identity_health),
+            "purchases": self.purchases.to_dict() if self.purchases is not None else None,
+            "flow": [flow.to_dict() for flow in self.flow],
         }

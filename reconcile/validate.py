@@ -25,6 +25,7 @@ from .config import Config, config_problems
 from .customerio import client_from_settings
 from .errors import (APIUnavailable, AuthError, CompareError, ConfigError, CustomerIOError, ExitCode, RateLimited,
                      ReconcileError, WrongRegionError, first_line)
+from .purchases.in_memory import order_columns
 from .shop import open_engine
 from .shop.database import Window, describe_database_error, find_column
 from .shop.mapping import check_mapped_columns
@@ -75,7 +76,8 @@ def _describe(config: Config) -> str:
     count = len(config.segments)
     parts = [f"{count} segment{'s' if count != 1 else ''}"]
     parts += [name for name, on in (("diagnosis", config.diagnosis.enabled), ("checks", config.checks),
-                                    ("email", config.email), ("slack", config.slack), ("webhook", config.webhook)) if on]
+                                    ("purchases", config.purchases), ("email", config.email), ("slack", config.slack),
+                                    ("webhook", config.webhook)) if on]
     return ", ".join(parts)
 
 
@@ -178,6 +180,21 @@ def _other_queries(config: Config, engine, as_of: datetime) -> Iterator[Finding]
         for where, sql in (("checks.events_sql", config.checks.events_sql), ("checks.people_sql", config.checks.people_sql)):
             if sql:
                 yield _query(engine, where, sql, window)
+    if config.purchases is not None:
+        yield _orders(config, engine, as_of)
+
+
+def _orders(config: Config, engine, as_of: datetime) -> Finding:
+    """The purchases' orders query compiles and returns the columns the comparison reads."""
+    where = "purchases.orders_sql"
+    columns = _compile(engine, config.purchases.orders_sql, Window.ending(as_of, config.purchases.window_days), where)
+    if isinstance(columns, Finding):
+        return columns
+    try:
+        order_columns(columns, config.identity_key)
+    except CompareError as exc:
+        return Finding(where, str(exc), ExitCode.COULD_NOT_COMPARE)
+    return Finding(where, f"{where} compiles, read-only ({', '.join(columns)})")
 
 
 def _mappings(config: Config, engine, as_of: datetime) -> Iterator[Finding]:

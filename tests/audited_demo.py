@@ -40,8 +40,9 @@ class Audited:
     api_key: str
 
     def config(self, sandbox: Sandbox, url: str | None = None) -> Config:
-        """The shipped demo config pointed at this shop (or ``url``) and this sandbox, without checks."""
-        return replace(demo_config(url or self.url, sandbox.url), checks=None)
+        """The shipped demo config pointed at this shop (or ``url``) and this sandbox, without checks
+        (and so without the purchases, which compare the orders with the checks' events)."""
+        return replace(demo_config(url or self.url, sandbox.url), checks=None, purchases=None)
 
     @contextmanager
     def serve(self, **options) -> Iterator[Sandbox]:

@@ -20,6 +20,7 @@ LAYERS = [
     {"shop", "customerio"},
     {"compare"},
     {"diagnose", "checks"},
+    {"purchases"},                     # orders against events: reads the shop, the events and Customer.io
     {"audit", "report", "validate"},
     {"deliver", "init"},
     {"repair"},                        # a reviewed plan from a finished run, applied through the Track API

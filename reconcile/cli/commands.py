@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     channels = _channels(config, args)
     out = args.out or default_out_dir(config.path.parent)
     history = History.for_config(config, out.parent, keep=args.history)
+    as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet)) as progress:
-        result = run_audit(config, as_of=args.as_of, segments=args.segments, progress=progress)
+        result = run_audit(config, as_of=as_of, segments=args.segments, progress=progress,
+                           baselines=history.volume_baselines(as_of))
     out = write_outputs(result, out, history=history)
     _print_summary(result, out, args.quiet)
     _deliver(result, out, channels, history, args.quiet)
@@ -168,11 +170,13 @@ def gate(args: argparse.Namespace) -> int:
     config = load_config(config_path(args))
     hide_secrets(config.secrets())
     suites = config.segment(args.segment).checks if args.segment in {s.name for s in config.segments} else ()
+    history = History.for_config(config, args.out.parent if args.out else config.path.parent / "reports",
+                                 keep=args.history)
+    as_of = args.as_of or datetime.now(timezone.utc)
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
-        result = run_audit(config, as_of=args.as_of, segments=[args.segment], progress=progress, only_suites=suites)
-    out = None
-    if args.out:
-        out = write_outputs(result, args.out, history=History.for_config(config, args.out.parent, keep=args.history))
+        result = run_audit(config, as_of=as_of, segments=[args.segment], progress=progress, only_suites=suites,
+                           baselines=history.volume_baselines(as_of))
+    out = write_outputs(result, args.out, history=history) if args.out else None
     if args.json:
         show(results_json(result).rstrip("\n"))
     elif args.quiet:

@@ -17,8 +17,9 @@ from typing import Iterator, Sequence
 from ..audit import Progress
 from ..repair.plan_file import CONFIRMATION, DEFAULT_KINDS
 from ..report.summary import (causes, checks_verdict, diagnosis_incomplete, format_count, format_percent,
-                              format_points, incomplete_diagnoses, segment_severity, verdict_line)
-from ..results import CheckResult, CheckSeverity, RunResult, Status, worst
+                              format_points, incomplete_diagnoses, problems, purchases_verdict, segment_severity,
+                              verdict_line)
+from ..results import CheckResult, CheckSeverity, FlowStatus, RunResult, Status, worst
 
 
 def wants_progress(quiet: bool, stdout=None, stderr=None) -> bool:
@@ -126,6 +127,8 @@ def _gate_checks(run: RunResult, suites: Sequence[str]) -> list[str]:
               f"{f'({c.column})' if c.column else ''}: {c.message}" for c in shown[:6]]
     if len(shown) > 6:
         lines.append(f"    … {len(shown) - 6} more")
+    lines += [f"    {flow.status.upper():<5} {flow.event} flow: {'; '.join(flow.problems) or flow.error or ''}"
+              for flow in run.flow if flow.status != FlowStatus.PASS]
     return lines + [""]
 
 
@@ -143,6 +146,8 @@ def _gate_decision(run: RunResult) -> str:
     blocking = sum(1 for c in run.checks if c.blocking)
     if blocking:
         reasons.append(f"{blocking} critical data-quality {'check' if blocking == 1 else 'checks'} of its suites failed")
+    reasons += [f"the {flow.event} events of its suites stopped or dropped" for flow in run.flow
+                if flow.status == FlowStatus.FAIL]
     return "  Do not launch: " + "; ".join(reasons) + "."
 
 
@@ -162,14 +167,46 @@ def summary(run: RunResult, out: Path | None) -> str:
                                                               for c, v in s.causes.items()))
         lines += [f"{'':<{width}}  warning: {warning}" for warning in s.warnings]
     lines += check_lines(run.checks)
+    lines += purchase_lines(run)
     severity = worst(s.worst_severity for s in run.segments)   # the diagnosis' worst, just above the verdict
     if severity:
         lines.append(f"worst problem: {severity}: " + ", ".join(sorted(
             {c for s in run.segments for c, v in (s.causes or {}).items() if v["severity"] == severity})))
     where = f"; report: {out / 'report.html'}" if out else ""
+    purchases = f"; {purchases_verdict(run.purchases)}" if run.purchases is not None else ""
     lines.append(f"{run.status.upper()}: {run.count(Status.FAIL)} failed, {run.count(Status.ERROR)} could not be "
-                 f"compared, {run.count(Status.PASS)} passed{checks_verdict(run.checks)}{diagnosis_incomplete(run)}{where}")
+                 f"compared, {run.count(Status.PASS)} passed{checks_verdict(run.checks)}{purchases}{diagnosis_incomplete(run)}{where}")
     return "\n".join(lines)
+
+
+def purchase_lines(run: RunResult) -> list[str]:
+    """The purchases (problems, money, the activity sample) and the core events' flow."""
+    lines, p = [], run.purchases
+    if p is not None and p.error:
+        lines.append(f"purchases: ERROR  {p.error}")
+    elif p is not None:
+        lines.append(f"purchases: {p.status.upper()}  {p.troubled:,} of {p.orders:,} orders with a problem "
+                     f"({format_percent(p.problem_rate)}, tolerance {format_percent(p.tolerance)})"
+                     + (f"; revenue without an event {p.revenue_without_event:,.2f}, counted twice "
+                        f"{p.revenue_counted_twice:,.2f}" if p.revenue_without_event is not None else ""))
+        found = [f"{problem} {count:,} ({severity})" for problem, count, severity, *_ in problems(p)]
+        if found:
+            lines.append("  " + ", ".join(found))
+        lines += [f"  warning: {warning}" for warning in p.warnings]
+        if p.activity is not None:
+            a = p.activity
+            counts = ", ".join(f"{outcome} {n:,}" for outcome, n in a.outcomes.items() if n)
+            lines.append(f"  activity log: {a.status.upper()}  {len(a.orders):,} orders sampled"
+                         + (f": {counts}" if counts else "") + (f"; {a.error}" if a.error else ""))
+    for flow in run.flow:
+        if flow.status != FlowStatus.PASS:
+            said = "; ".join(flow.problems) or flow.error or ""
+            lines.append(f"  {flow.status.upper():<7} {flow.event} flow: {said}")
+    if run.flow:
+        lines.insert(len(lines) - sum(1 for f in run.flow if f.status != FlowStatus.PASS),
+                     "core events: " + ", ".join(f"{f.event} {f.count:,} in 24 h" if f.count is not None
+                                                 else f"{f.event} unreadable" for f in run.flow))
+    return lines
 
 
 def quiet_notes(run: RunResult) -> list[str]:

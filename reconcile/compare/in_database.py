@@ -46,7 +46,7 @@ from ..identity import normalize_keys, string_index
 from ..shop.database import Window, bind_window, own_statements
 from ..shop.truth import TruthSet, truth_errors
 from .diff import SegmentDiff, truth_rows
-from .keys_in_database import check_key_type, key_relation, map_python_keys, register_python_rule
+from .keys_in_database import BLANKS, check_key_type, key_relation, map_python_keys, register_python_rule
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,27 @@ def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:
 # ---------------------------------------------------------------------- comparing
 
 
+def normalised_key(dialect: str, column: str, key: str) -> str:
+    """SQL for ``column`` normalised as the identity ``key`` (``"id"`` or ``"email"``), NULL
+    where it has none: the database's own spelling of :func:`reconcile.identity.normalizer`, for
+    the purchases' comparison (:mod:`reconcile.purchases.in_database`). Exact for integers and
+    ASCII text; the segments' diff goes further, to every identifier (:mod:`.keys_in_database`)."""
+    if dialect == "postgresql":
+        chars = " || ".join(f"chr({c})" for c in BLANKS)
+        value, trimmed = f"CAST({column} AS text)", f"btrim(CAST({column} AS text), {chars})"
+        return f"NULLIF(lower({trimmed}), '')" if key == "email" else \
+            f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
+    if dialect in ("mysql", "mariadb"):
+        value = f"CAST({column} AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_nopad_bin"
+        trimmed = f"REGEXP_REPLACE({value}, '^[[:space:]\\\\x1c-\\\\x1f]+|[[:space:]\\\\x1c-\\\\x1f]+$', '')"
+        return f"NULLIF(LOWER({trimmed}), '')" if key == "email" else \
+            f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
+    value = f"CAST({column} AS TEXT)"
+    chars = " || ".join(f"char({c})" for c in BLANKS)
+    trimmed = f"trim({value}, {chars})"
+    return f"NULLIF(lower({trimmed}), '')" if key == "email" else f"CASE WHEN {trimmed} = '' THEN NULL ELSE {value} END"
+
+
 # Each comparison gives the counts (truth rows, rows with a key, distinct truth keys, keys matched,
 # distinct Customer.io keys), the missing people's truth rows and the extra members' staged rows.
 # The truth's keys are normalised as :mod:`.keys_in_database` says; the keys Python must
@@ -335,4 +356,4 @@ def _compare(staged: DatabaseMembership, segment: SegmentConfig, key: str, as_of
     return truth, diff
 
 
-__all__ = ["diff_in_database", "DatabaseMembership"]
+__all__ = ["diff_in_database", "DatabaseMembership", "normalised_key"]

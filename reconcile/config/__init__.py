@@ -9,8 +9,8 @@
 
 from .load import config_problems, load_config, load_section, parse_config
 from .model import (ChecksConfig, Config, CustomerIOConfig, DatabaseConfig, DiagnosisConfig, EmailConfig,
-                    HistoryConfig, SegmentConfig, SlackConfig, WebhookConfig)
+                    HistoryConfig, PurchasesConfig, SegmentConfig, SlackConfig, WebhookConfig)
 
 __all__ = ["load_config", "parse_config", "config_problems", "load_section", "Config", "DatabaseConfig",
            "CustomerIOConfig", "SegmentConfig", "HistoryConfig", "EmailConfig", "SlackConfig", "WebhookConfig",
-           "ChecksConfig", "DiagnosisConfig"]
+           "ChecksConfig", "DiagnosisConfig", "PurchasesConfig"]

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .model import (DIFF_MODES, MEMBERSHIP_MODES, ChecksConfig, Config, CustomerIOConfig, DatabaseConfig,
-                    DiagnosisConfig, EmailConfig, HistoryConfig, SegmentConfig, SlackConfig, WebhookConfig)
+                    DiagnosisConfig, EmailConfig, HistoryConfig, PurchasesConfig, SegmentConfig, SlackConfig,
+                    WebhookConfig)
 from .values import (addresses, address, boolean, column_map, database_url, days, hours, http_url, integer, names,
-                     nonempty, number, one_of, positive_integer, request_rate, runs_to_keep, secret_variable,
-                     segment_name, share, string)
+                     nonempty, number, one_of, orders_to_sample, positive_integer, request_rate, runs_to_keep,
+                     secret_variable, segment_name, share, string)
 
 REQUIRED = ...                 # no default: the key must be given
 FROM_MODEL = object()          # the default of the dataclass field the key fills
@@ -203,8 +204,30 @@ CHECKS = Table(ChecksConfig, (
     Key("max_event_ids", positive_integer, doc="offending event ids kept per expectation"),
     Key("sample_size", positive_integer, doc="unexpected values shown per expectation"),
     Key("engine", one_of("database", "pandas"), doc="where events_sql's events are checked"),
+    Key("max_age_hours", number, doc="a suite's event whose newest event is older has stopped flowing"),
+    Key("volume_drop", share, doc="a day's count below this share of the usual (or above twice it) is off"),
 ), doc="data-quality expectations on the events", build=_checks,
    rules=(Rule(_one_event_source, {"not": {"required": ["events_sql", "events_jsonl"]}}),))
+
+PURCHASES = Table(PurchasesConfig, (
+    Key("orders_sql", nonempty, doc="the window's orders: order_id, the identity key, completed_at (+ email, revenue)"),
+    Key("event", nonempty, doc="the purchase event's name in the [checks] events"),
+    Key("window_days", days, doc="defines :window_start = as_of - window_days"),
+    Key("max_latency_seconds", number, doc="an event later than this after its order is late"),
+    Key("revenue_tolerance", number, doc="relative difference before the revenues disagree"),
+    Key("tolerance", share, doc="share of orders with a problem before the verdict is fail"),
+    Key("activity_sample", orders_to_sample, doc="orders whose Customer.io activity log is read (0: off)"),
+), doc="every shop order against its purchase event in the [checks] events")
+
+
+def _purchases_need_events(values: dict[str, Any]) -> tuple[str, str] | None:
+    checks = values["checks"]
+    if values["purchases"] is not None and (checks is None or (checks.events_sql is None
+                                                               and checks.events_jsonl is None)):
+        return "purchases", ("compares the orders with the events of [checks]: set checks.events_sql "
+                             "(or checks.events_jsonl) too")
+    return None
+
 
 #: The file itself; each section is a key whose reader reads a table. ``segments`` is the one
 #: list of tables.
@@ -218,11 +241,15 @@ ROOT = Table(Config, (
     Key("webhook", WEBHOOK),
     Key("checks", CHECKS),
     Key("diagnosis", DIAGNOSIS),
+    Key("purchases", PURCHASES),
     Key("diff", one_of(*DIFF_MODES), doc='"memory", or "database": the diff in the shop database'),
     Key("segments", [SEGMENT], doc="at least one [[segments]] table"),
 ), doc="reconcile's config.toml", build=lambda v, file: Config(path=file, **v),
-   rules=(Rule(_listed_suites_need_checks, {"if": {"required": ["segments"], "properties": {"segments": {
-       "contains": {"required": ["checks"], "properties": {"checks": {"minItems": 1}}}}}},
-       "then": {"required": ["checks"]}}),))
+   rules=(Rule(_purchases_need_events, {"dependentSchemas": {"purchases": {
+       "required": ["checks"],
+       "properties": {"checks": {"anyOf": [{"required": ["events_sql"]}, {"required": ["events_jsonl"]}]}}}}}),
+          Rule(_listed_suites_need_checks, {"if": {"required": ["segments"], "properties": {"segments": {
+              "contains": {"required": ["checks"], "properties": {"checks": {"minItems": 1}}}}}},
+              "then": {"required": ["checks"]}})))
 
 __all__ = ["Key", "Rule", "Table", "ROOT", "REQUIRED", "FROM_MODEL"]

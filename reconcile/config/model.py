@@ -163,6 +163,21 @@ class ChecksConfig:
     engine: str = "database"             # events_sql: "database" runs GX's expectations in the database
                                          # (GX's SQL data source); "pandas" reads every event into memory
     source: str = "config.toml"          # the file, for error messages
+    max_age_hours: float = 24            # a suite's event whose newest is older than this stopped flowing
+    volume_drop: float = 0.5             # a day's count below this share of the usual (or above 2x) is off
+
+
+@dataclass(frozen=True)
+class PurchasesConfig:
+    """``[purchases]``: every shop order held against its purchase event (``reconcile.purchases``)."""
+
+    orders_sql: str                      # the window's orders: order_id, the identity key, completed_at (+ email, revenue)
+    event: str = "order_completed"       # the purchase event's name in the [checks] events
+    window_days: float = 7
+    max_latency_seconds: float = 300     # an event later than this after its order is late
+    revenue_tolerance: float = 0.01      # relative difference before the revenues disagree
+    tolerance: float = 0.005             # share of orders with a problem before the verdict fails
+    activity_sample: int = 200           # orders whose Customer.io activity log is read (0: off)
 
 
 @dataclass(frozen=True)
@@ -190,6 +205,7 @@ class Config:
     checks: ChecksConfig | None = None   # None: no [checks] section, no checks run
     diagnosis: DiagnosisConfig = DiagnosisConfig()
     diff: str = "memory"                 # top-level ``diff``: "memory", or "database" (pushdown, README "Scale")
+    purchases: PurchasesConfig | None = None   # None: no [purchases] section, orders are not compared
 
     def diff_for(self, segment: SegmentConfig) -> str:
         return segment.diff or self.diff

@@ -142,12 +142,19 @@ def positive_integer(section: Section, key: str, value: Any) -> int:
     return number
 
 
-@reader({"type": "integer", "minimum": 0})
-def runs_to_keep(section: Section, key: str, value: Any) -> int:
-    number = integer(section, key, value)
-    if number < 0:
-        section.fail(f"expected 0 (keep every run) or a positive integer, got {number}", key)
-    return number
+def zero_or_more(zero: str, positive: str = "a positive integer") -> Callable[[Section, str, Any], int]:
+    """An integer of 0 or more, where 0 means ``zero`` (said in the message a negative one gets)."""
+    @reader({"type": "integer", "minimum": 0})
+    def check(section: Section, key: str, value: Any) -> int:
+        number = integer(section, key, value)
+        if number < 0:
+            section.fail(f"expected 0 ({zero}) or {positive}, got {number}", key)
+        return number
+    return check
+
+
+runs_to_keep = zero_or_more("keep every run")
+orders_to_sample = zero_or_more("off", "a positive number of orders")
 
 
 @reader({"type": "number", "minimum": 0, "maximum": LARGEST_NUMBER})

@@ -33,6 +33,7 @@ from .membership import Membership, MemoryMembership
 
 MAX_PAGE_SIZE = 30_000          # membership `limit` maximum
 LOOKUP_BATCH = 100              # POST /v1/customers/attributes takes 1-100 ids
+ACTIVITIES_PAGE = 100           # GET /v1/customers/{id}/activities: limit at most 100
 ID_TYPES = ("id", "email", "cio_id")
 
 
@@ -165,6 +166,30 @@ class CustomerIOClient(RetryingClient):
         path = f"/v1/customers/{quote(str(customer_id), safe='')}/segments"
         body = self._call("GET", path, params={"id_type": id_type}, missing_ok=True)
         return list((body or {}).get("segments") or [])
+
+    def customer_activities(self, customer_id: str, id_type: str = "id", *, type: str | None = None,
+                            name: str | None = None) -> list[dict] | None:
+        """A person's activities, newest first, every page (100 each, the API's maximum); None
+        when the profile does not exist. A repeated token or ``max_pages`` pages is a PaginationError."""
+        _check_id_type(id_type)
+        path = f"/v1/customers/{quote(str(customer_id), safe='')}/activities"
+        params = {"id_type": id_type, "limit": ACTIVITIES_PAGE, **({"type": type} if type else {}),
+                  **({"name": name} if name else {})}
+        found: list[dict] = []
+        tokens: set[str] = set()
+        while len(tokens) < self.max_pages:
+            body = self._call("GET", path, params=params, missing_ok=True)
+            if body is None:
+                return None
+            found.extend(item for item in body.get("activities") or [] if isinstance(item, dict))
+            token = body.get("next")
+            if not token:
+                return found
+            if str(token) in tokens:
+                raise self.error(PaginationError, f"Customer.io repeated a paging token of {path}; re-run")
+            tokens.add(str(token))
+            params["start"] = str(token)
+        raise self.error(PaginationError, f"{path} has more than {self.max_pages:,} pages of activities")
 
     # ------------------------------------------------------------------ exports (see .exports)
 

@@ -1,4 +1,4 @@
-"""Email a written report: the report as the body, the full report and discrepancies.csv attached.
+"""Email a written report: the report as the body, the full report and its CSVs attached.
 
 The report is always on disk before anything is sent, so a failed send loses nothing: it
 raises :class:`~reconcile.errors.DeliveryError` with one line that says where the report is and
@@ -29,13 +29,13 @@ from pathlib import Path
 from ..config import EmailConfig
 from ..errors import DeliveryError
 from ..report.html import body_size, render_email_body, render_html
-from ..report.summary import format_percent, verdict_line
+from ..report.summary import format_percent, purchases_verdict, verdict_line
 from ..results import RunResult
 from .policy import Delivery, should_send
 
 COMPRESS_ABOVE = 1_000_000          # bytes: larger attachments travel gzipped
 ATTACHMENTS_LIMIT = 15_000_000      # bytes: most mail servers refuse messages above 20-25 MB
-ATTACHED_FILES = ("report.html", "discrepancies.csv")
+ATTACHED_FILES = ("report.html", "discrepancies.csv", "purchase_discrepancies.csv")
 
 
 def subject(run: RunResult, settings: EmailConfig) -> str:
@@ -69,7 +69,8 @@ def masked_attachments(run: RunResult, folder: Path, history=None) -> tuple[list
     if len(content) > COMPRESS_ABOVE:
         content, name, kind = gzip.compress(content, mtime=0), name + ".gz", "application/gzip"
     return [(name, content, kind)], [f"Customers' emails are masked (email.mask_emails), so discrepancies.csv is not "
-                                     f"attached: the full files are in {folder} on the machine that ran the audit."]
+                                     f"attached (nor purchase_discrepancies.csv): the full files are in {folder} on "
+                                     "the machine that ran the audit."]
 
 
 def text_body(run: RunResult, folder: Path) -> str:
@@ -82,6 +83,8 @@ def text_body(run: RunResult, folder: Path) -> str:
             lines.append(f"- {s.name}: {s.status.upper()}, {format_percent(s.mismatch_rate)} mismatch "
                          f"(tolerance {format_percent(s.tolerance)}), {s.missing_in_customerio:,} missing in "
                          f"Customer.io, {s.extra_in_customerio:,} extra")
+    if run.purchases is not None:
+        lines.append(f"- purchases: {purchases_verdict(run.purchases)}")
     lines += ["", f"The full report is attached, and written to {folder}."]
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Engine
 
 from . import format_and_grace
 from .drift import DemoRecord, SegmentRecord, customerio_side, demo_segments, inject, scaled
+from .purchases import plant_purchases, purchase_side
 from .shop import generate, write_shop
 
 DEMO_API_KEY = "sandbox-demo-key"
@@ -57,6 +58,7 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
     format_and_grace.lose_orders_in_grace(shop, more, segments, customers, plan)
     format_and_grace.shift_id_formats(shop, more, segments, customers, plan)
     shop.freeze(rng, scale=customers / 3000)
+    purchases = plant_purchases(shop, plan, seed)      # the outbox's purchase problems, before it is written
     owned = not isinstance(engine_or_url, Engine)
     engine = create_engine(engine_or_url) if owned else engine_or_url
     try:
@@ -66,6 +68,7 @@ def build_demo(engine_or_url: Engine | URL | str, *, as_of: datetime, seed: int 
             engine.dispose()
     workspace, record = customerio_side(shop, plan, segments, rng, seed)
     format_and_grace.record(record, shop, plan, segments)
+    record.purchases = purchase_side(shop, purchases, workspace)
     return Demo(workspace=workspace, record=record)
 
 

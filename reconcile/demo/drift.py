@@ -375,8 +375,10 @@ class DemoRecord:
 
     ``injected`` names customer ids (as strings) by kind of drift; ``extra_profiles`` the
     profiles that exist only because of drift (``duplicate_profile``, ``idless_profile``), by
-    cio_id; ``event_problems`` the outbox's problems, each with its count and event ids.
-    ``shifted_ids`` and ``lost_orders_in_grace``: see :mod:`.format_and_grace`, which fills them.
+    cio_id; ``event_problems`` the outbox's problems, each with its count and event ids;
+    ``purchases`` what the purchases' comparison and activity sample must show
+    (:func:`reconcile.demo.purchases.purchase_side`). ``shifted_ids`` and
+    ``lost_orders_in_grace``: see :mod:`.format_and_grace`, which fills them.
     """
 
     as_of: datetime
@@ -387,6 +389,7 @@ class DemoRecord:
     extra_profiles: dict[str, dict[str, Any]]
     event_problems: dict[str, dict[str, Any]]
     segments: dict[str, SegmentRecord]
+    purchases: dict[str, Any] = field(default_factory=dict)
     shifted_ids: dict[str, str] = field(default_factory=dict)
     lost_orders_in_grace: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -440,7 +443,6 @@ def customerio_side(shop: Shop, plan: Plan, segments: list[SegmentConfig], rng: 
                         for p in profiles if p.kind},
         event_problems=shop.event_problems, segments=records)
     return workspace, record
-
 
 
 def _check_reasoning(shop: Shop, plan: Plan, segment: SegmentConfig, truth: set[str],

@@ -54,8 +54,9 @@ def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, custome
     with tempfile.TemporaryDirectory(prefix="reconcile-demo-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'shop.db'}"
         demo = build_demo(url, as_of=as_of, seed=seed, customers=customers)
+        baselines = history.volume_baselines(as_of) if history is not None else None
         with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
-            run = run_audit(demo_config(url, sandbox.url), as_of=as_of, progress=progress)
+            run = run_audit(demo_config(url, sandbox.url), as_of=as_of, progress=progress, baselines=baselines)
     record = json.dumps(demo.record.to_dict(), indent=1, default=str)
     return run, write_outputs(run, out, extra_files={"demo-record.json": record}, history=history)
 

@@ -1,4 +1,5 @@
-"""What a run leaves on disk: results.json, discrepancies.csv and report.html, in one folder.
+"""What a run leaves on disk: results.json, discrepancies.csv and report.html, in one folder
+(and purchase_discrepancies.csv with ``[purchases]``).
 
 The folder is written under a temporary name and renamed when complete, so an interrupted run
 never leaves something that looks like a finished report; it is created readable by its owner
@@ -19,9 +20,10 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import UsageError
-from ..results import RunResult
+from ..results import PURCHASE_COLUMNS, RunResult
 from .html import render_html
 
+PURCHASES_CSV = "purchase_discrepancies.csv"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: results.json's shape: raised only when a key changes meaning or goes away (keys may be added).
 RESULTS_SCHEMA_VERSION = 1
@@ -36,7 +38,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, str] | None = None,
                   *, history=None) -> Path:
-    """Write the three outputs (and any ``extra_files``) into ``out_dir`` atomically.
+    """Write the outputs (and any ``extra_files``) into ``out_dir`` atomically.
 
     With ``history`` (a :class:`~reconcile.report.history.History`), the report compares the run with
     the earlier runs of the same config, results.json records the history key, and the oldest
@@ -54,6 +56,8 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
         (partial / "results.json").write_text(results_json(run, history.recorded_key if history is not None else None))
         # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted, never read as a new row
         neutralise_formulas(run.discrepancies()).to_csv(partial / "discrepancies.csv", index=False, lineterminator="\r\n")
+        if run.purchases is not None:
+            neutralise_formulas(purchase_rows(run)).to_csv(partial / PURCHASES_CSV, index=False, lineterminator="\r\n")
         (partial / "report.html").write_text(render_html(run, context), encoding="utf-8")
         for name, content in (extra_files or {}).items():
             (partial / name).write_text(content, encoding="utf-8")
@@ -66,6 +70,12 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
     if history is not None:
         history.prune()
     return final
+
+
+def purchase_rows(run: RunResult) -> pd.DataFrame:
+    """purchase_discrepancies.csv: one row per order with a problem and per orphan event."""
+    frame = run.purchases.discrepancies if run.purchases is not None else None
+    return frame if frame is not None else pd.DataFrame(columns=PURCHASE_COLUMNS)
 
 
 def results_json(run: RunResult, history_key: str | None = None) -> str:
@@ -85,4 +95,5 @@ def _json_default(value):
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-__all__ = ["write_outputs", "results_json", "neutralise_formulas", "RESULTS_SCHEMA_VERSION"]
+__all__ = ["write_outputs", "results_json", "neutralise_formulas", "purchase_rows", "PURCHASES_CSV",
+           "RESULTS_SCHEMA_VERSION"]

@@ -8,6 +8,9 @@ that compared it.
 
 Retention (``[history] keep_runs``) deletes the oldest run folders of the same key beyond the
 limit, and nothing else: a folder is only ever deleted if its results.json names this key.
+
+The core events' usual volume (:meth:`History.volume_baselines`) comes from the same runs: the
+median day count of each event over the last four earlier runs on the same weekday.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import hashlib
 import json
 import logging
 import shutil
+import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +51,7 @@ class PastRun:
     started_at: datetime | None
     status: str
     segments: dict[str, dict]
+    flow: dict[str, dict] = field(default_factory=dict)     # the core events' flow, by event name
 
     @classmethod
     def read(cls, folder: Path) -> tuple[str | None, "PastRun | None"]:
@@ -56,7 +61,8 @@ class PastRun:
             as_of = datetime.fromisoformat(data["as_of"])
             started = datetime.fromisoformat(data["started_at"]) if data.get("started_at") else None
             segments = {s["name"]: s for s in data["segments"]}
-            return data.get("history_key"), cls(folder, as_of, started, data["status"], segments)
+            flow = {f["event"]: f for f in data.get("flow") or [] if isinstance(f, dict) and "event" in f}
+            return data.get("history_key"), cls(folder, as_of, started, data["status"], segments, flow)
         except (OSError, ValueError, KeyError, TypeError):
             return None, None
 
@@ -161,6 +167,19 @@ class History:
         context = HistoryContext(runs_before=len(earlier), segments=segments)
         self._context = (run, context)
         return context
+
+    def volume_baselines(self, as_of: datetime, runs: int = 4) -> dict[str, tuple[float, int]]:
+        """``{event: (median day count, runs it is the median of)}`` over the last ``runs`` earlier
+        runs of this key on ``as_of``'s weekday (UTC) that counted the event; no entry without one."""
+        day = as_of.astimezone(timezone.utc).weekday()
+        earlier = [r for r in self.runs() if r.as_of < as_of and r.as_of.astimezone(timezone.utc).weekday() == day]
+        counts: dict[str, list[int]] = {}
+        for run in reversed(earlier):
+            for event, flow in run.flow.items():
+                seen = counts.setdefault(event, [])
+                if isinstance(flow.get("count"), int) and len(seen) < runs:
+                    seen.append(flow["count"])
+        return {event: (float(statistics.median(seen)), len(seen)) for event, seen in counts.items() if seen}
 
     def prune(self) -> list[Path]:
         """Delete this key's oldest runs beyond ``keep_runs``; return the deleted folders."""

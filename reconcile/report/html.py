@@ -3,8 +3,9 @@
 Only this module knows about HTML. The report leads with the verdict (and the worst severity when the diagnosis has run), then
 per segment: the counts, the overlap as an inline SVG picture, mismatch against tolerance,
 the trend over the last runs of the same config, the causes with what to fix and examples,
-and "new since last run"; then data quality (``checks.html.j2``, when the checks have run)
-and identity health. It uses no JavaScript and no external asset, so it reads the same from
+and "new since last run"; then the purchases (``purchases.html.j2``: orders against their
+events, the sampled activity log, the core events' flow), data quality (``checks.html.j2``,
+when the checks have run) and identity health. It uses no JavaScript and no external asset, so it reads the same from
 disk, as an attachment, and (CSS inlined) as an email body.
 """
 
@@ -20,9 +21,9 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..results import RunResult, SegmentResult, worst
-from .summary import (SEVERITY_TEXT, Cause, causes, failed_checks, format_count, format_percent, format_points,
-                      run_severity, segment_severity, verdict_line)
+from ..results import ACTIVITY_OUTCOMES, RunResult, SegmentResult, worst
+from .summary import (OUTCOME_TEXT, SEVERITY_TEXT, Cause, causes, failed_checks, format_count, format_percent,
+                      format_points, problems, run_severity, segment_severity, verdict_line)
 
 EXAMPLES_PER_SIDE = 10
 EXAMPLES_PER_CAUSE = 5
@@ -258,6 +259,43 @@ IDENTITY_LABELS = {
 }
 
 
+@dataclass
+class PurchasesView:
+    """The purchases for the report: problems worst first with examples, the activity sample, the flow."""
+
+    purchases: Any
+    problems: list[dict]
+    outcomes: list[dict]
+    examples: list[dict]                  # sampled orders whose activity log is not as it should be
+    flow: list[Any]
+
+
+def purchases_view(run: RunResult, *, per_problem: int, mask: bool) -> PurchasesView | None:
+    """What the "Purchases" section shows; None when the run had neither purchases nor flow."""
+    purchases = run.purchases
+    if purchases is None and not run.flow:
+        return None
+    def shown(record: dict, keys: tuple[str, ...]) -> dict:
+        row = {k: record.get(k) for k in keys}
+        return {k: mask_emails(v) for k, v in row.items()} if mask else row
+
+    found, outcomes, examples = [], [], []
+    frame = purchases.discrepancies if purchases is not None else None
+    for problem, count, severity, label, why, fix in (problems(purchases) if purchases is not None else []):
+        rows = frame[frame["problem"] == problem].head(per_problem) if frame is not None and per_problem > 0 else []
+        rows = rows.astype(object).where(rows.notna(), None).to_dict("records") if len(rows) else []
+        found.append({"problem": problem, "count": count, "severity": severity, "label": label, "why": why,
+                      "fix": fix, "examples": [shown(r, ("order_id", "id", "email", "evidence")) for r in rows]})
+    activity = purchases.activity if purchases is not None else None
+    if activity is not None:
+        counts = activity.outcomes
+        outcomes = [{"outcome": o, "label": OUTCOME_TEXT[o][0], "meaning": OUTCOME_TEXT[o][1], "count": counts[o]}
+                    for o in ACTIVITY_OUTCOMES if counts[o]]
+        wrong = [o for o in activity.orders if o["outcome"] != "found_once"]
+        examples = [shown(o, ("order_id", "id", "email", "outcome", "evidence")) for o in wrong[:max(per_problem, 0) * 2]]
+    return PurchasesView(purchases=purchases, problems=found, outcomes=outcomes, examples=examples, flow=run.flow)
+
+
 def render_html(run: RunResult, history=None, *, email: bool = False, per_side: int = EXAMPLES_PER_SIDE,
                 per_cause: int = EXAMPLES_PER_CAUSE, mask: bool = False, details: bool = True,
                 notes: list[str] | None = None) -> str:
@@ -269,12 +307,15 @@ def render_html(run: RunResult, history=None, *, email: bool = False, per_side: 
     views = [segment_view(s, history.for_segment(s.name) if history else None,
                           per_side=per_side, per_cause=per_cause, mask=mask) for s in run.segments]
     severity = run_severity(run)
-    from_segments = worst(v.severity for v in views) == severity
-    severity_text = SEVERITY_TEXT.get(severity or "", "") if from_segments else "a critical data-quality expectation is not met"
+    found = worst([v.severity for v in views] + [run.purchases.worst_severity if run.purchases else None])
+    severity_text = (SEVERITY_TEXT.get(severity or "", "") if found == severity
+                     else "a critical data-quality expectation is not met" if any(c.blocking for c in run.checks)
+                     else "a core event the segments need stopped flowing as usual")
     return _environment().get_template("report.html.j2").render(
         run=run, views=views, verdict=verdict_line(run), severity=severity,
         severity_text=severity_text, history=history,
         failed_checks=failed_checks(run), identity=identity_rows(run), identity_labels=IDENTITY_LABELS,
+        purchases=purchases_view(run, per_problem=per_cause, mask=mask), outcome_text=OUTCOME_TEXT,
         email=email, details=details, notes=notes or [], masked=mask, config_name=Path(run.config_path).name,
         generated_at=datetime.now(timezone.utc))
 

@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..results import CheckResult, RunResult, Severity, Status, worst
+from ..results import (PURCHASE_PROBLEMS, CheckResult, FlowStatus, PurchaseResult, RunResult, Severity, Status,
+                       worst)
 
 #: Plain-language explanation and what to fix, for the causes the diagnosis knows.
 CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
@@ -72,6 +73,55 @@ CAUSE_TEXT: dict[str, tuple[str, str, str]] = {
         "Compare the examples' profiles in Customer.io with the shop by hand."),
 }
 
+#: The purchases' problems (reconcile.purchases): label, why it happens, what to fix.
+PROBLEM_TEXT: dict[str, tuple[str, str, str]] = {
+    "missing_event": (
+        "Order without its purchase event",
+        "The shop has the order, the event stream does not: tracked in the browser and lost to an "
+        "ad blocker or a thank-you page that never loaded, or dropped by the pipeline.",
+        "Send the purchase event from the server when the order completes (not from the thank-you "
+        "page), and backfill these orders."),
+    "wrong_person": (
+        "Purchase event under another profile",
+        "The event reached a profile that is not the order's customer: an anonymous visitor or a "
+        "ghost (email-only) profile, so suppression and post-purchase flows miss the buyer.",
+        "Identify the customer (their id) before the purchase is tracked, merge the ghost profiles, "
+        "and re-send these events under the customer's id."),
+    "duplicate_event": (
+        "Purchase event sent more than once",
+        "A retry or a page reload sent the same order again: revenue is counted twice and "
+        "post-purchase messages go out twice.",
+        "Send the order_id as the event's id (Customer.io deduplicates on it) or deduplicate "
+        "before sending; correct the revenue of these orders."),
+    "revenue_mismatch": (
+        "Revenue differs from the order",
+        "The event's revenue is not the order's (cents for units, before the discount, another "
+        "currency), so value-based segments and revenue reports are off.",
+        "Send the order's final revenue in the shop's currency unit, as a number."),
+    "late_event": (
+        "Purchase event arrived late",
+        "The event came long after the order: in between, cart and browse flows still see the "
+        "buyer as someone who did not buy.",
+        "Send the event when the order completes, not from a batch; keep cart flows' delay above "
+        "the usual latency."),
+    "orphan_event": (
+        "Purchase event for an order the shop does not have",
+        "A test order, another storefront, or an order_id written differently: revenue and "
+        "post-purchase flows for a purchase that did not happen here.",
+        "Filter test traffic out of the stream and send the shop's own order_id."),
+}
+
+#: What the sampled activity log can say of an order: label, and what it means.
+OUTCOME_TEXT: dict[str, tuple[str, str]] = {
+    "found_once": ("Recorded once, under the customer", "as it should be"),
+    "not_found": ("Not recorded", "Customer.io never received the purchase, under any profile the order names"),
+    "other_profile": ("Recorded under another profile",
+                      "the purchase is on the profile the order's email names, not the customer's"),
+    "found_twice": ("Recorded twice", "Customer.io counts the revenue and runs post-purchase flows twice"),
+    "revenue_differs": ("Revenue differs", "Customer.io holds another revenue than the shop"),
+    "timestamp_unit": ("Timestamp in milliseconds", "Customer.io holds a time far in the future for it"),
+}
+
 SEVERITY_TEXT = {
     Severity.CRITICAL: "messages would reach people who withdrew consent",
     Severity.HIGH: "buyers in cart or winback flows, or double sends",
@@ -124,9 +174,46 @@ def failed_checks(run: RunResult) -> list[CheckResult]:
 
 
 def run_severity(run: RunResult) -> Severity | None:
-    """The worst severity in the run: its segments' causes and its failed critical checks."""
+    """The worst severity in the run: its segments' causes, its failed critical checks, its
+    purchases' problems and a critical core event that stopped flowing."""
     checks = [Severity.CRITICAL for check in run.checks if check.blocking]
-    return worst([segment_severity(s) for s in run.segments] + checks)
+    flow = [Severity.CRITICAL for f in run.flow if f.status == FlowStatus.FAIL]
+    purchases = [run.purchases.worst_severity] if run.purchases is not None else []
+    return worst([segment_severity(s) for s in run.segments] + checks + flow + purchases)
+
+
+def problems(purchases: PurchaseResult) -> list[tuple[str, int, Severity | None, str, str, str]]:
+    """(problem, count, severity, label, why, fix) of the problems found, worst first."""
+    found = []
+    for problem in PURCHASE_PROBLEMS:
+        count = purchases.problems.get(problem, 0)
+        if count:
+            label, why, fix = PROBLEM_TEXT[problem]
+            found.append((problem, count, Severity.of(purchases.severities.get(problem)), label, why, fix))
+    return found
+
+
+def purchases_verdict(purchases: PurchaseResult | None) -> str:
+    """``"purchases out of tolerance (12 of 95 orders)"`` for the verdict line; empty without [purchases]."""
+    if purchases is None:
+        return ""
+    if purchases.status == Status.ERROR:
+        return "purchases could not be compared"
+    counted = f"{purchases.troubled:,} of {purchases.orders:,} orders"
+    activity = purchases.activity
+    if activity is not None and activity.status == Status.FAIL:
+        wrong = len(activity.orders) - activity.outcomes["found_once"]
+        counted += f", {wrong:,} of {len(activity.orders):,} sampled wrong in Customer.io"
+    return (f"purchases out of tolerance ({counted})" if purchases.status == Status.FAIL
+            else f"purchases within tolerance ({counted})")
+
+
+def flow_verdict(flow: list) -> str:
+    """``"order_completed not flowing as usual (critical)"`` for the core events with a problem."""
+    words = {FlowStatus.FAIL: "not flowing as usual (critical)", FlowStatus.WARNING: "not flowing as usual",
+             FlowStatus.ERROR: "could not be counted"}
+    named = ((", ".join(f.event for f in flow if f.status == status), said) for status, said in words.items())
+    return ", ".join(f"{events} {said}" for events, said in named if events)
 
 
 def verdict_line(run: RunResult) -> str:
@@ -152,6 +239,9 @@ def verdict_line(run: RunResult) -> str:
         text += f", {critical_checks} critical data-quality {'check' if critical_checks == 1 else 'checks'} failed"
     if unreadable:
         text += f", {unreadable} data-quality {'check' if unreadable == 1 else 'checks'} could not run"
+    for extra in (purchases_verdict(run.purchases), flow_verdict(run.flow)):
+        if extra:
+            text += f", {extra}"
     return text + diagnosis_incomplete(run)
 
 
@@ -204,6 +294,7 @@ def format_points(delta) -> str:
     return "±0.0 pts" if round(delta * 100, 1) == 0 else f"{delta * 100:+.1f} pts"
 
 
-__all__ = ["CAUSE_TEXT", "SEVERITY_TEXT", "Cause", "causes", "segment_severity", "failed_checks", "run_severity",
-           "verdict_line", "incomplete_diagnoses", "diagnosis_incomplete", "checks_verdict", "format_count",
-           "format_percent", "format_points"]
+__all__ = ["CAUSE_TEXT", "PROBLEM_TEXT", "OUTCOME_TEXT", "SEVERITY_TEXT", "Cause", "causes", "segment_severity",
+           "failed_checks", "run_severity", "verdict_line", "incomplete_diagnoses", "diagnosis_incomplete",
+           "checks_verdict", "problems", "purchases_verdict", "flow_verdict", "format_count", "format_percent",
+           "format_points"]

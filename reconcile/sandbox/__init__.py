@@ -12,15 +12,17 @@ sandbox is configurable and the tests cover each form. It imports nothing from t
 ``reconcile``: a stand-in that shared the code under test could agree with its bugs.
 
 :mod:`.workspace` holds the data (and :mod:`.conditions` how its data-driven segments follow
-their people), :mod:`.api` what the App API endpoints answer (with :mod:`.exports`),
-:mod:`.track` the Track API's writes, :mod:`.faults` the bad days a test plans, :mod:`.server`
-the HTTP side and :func:`serve`, the loop both command lines block in.
+their people, :mod:`.activities` each profile's activity log), :mod:`.api` what the App API
+endpoints answer (with :mod:`.exports` and :mod:`.activities`), :mod:`.track` the Track API's
+writes, :mod:`.faults` the bad days a test plans, :mod:`.server` the HTTP side and
+:func:`serve`, the loop both command lines block in.
 """
 
+from .activities import ActivityLog
 from .api import PageTokens
 from .faults import FAULT_KINDS, Fault, FaultPlan
 from .server import RequestRecord, Sandbox, serve
 from .workspace import Person, SegmentData, Workspace
 
 __all__ = ["Sandbox", "FaultPlan", "Fault", "RequestRecord", "PageTokens", "FAULT_KINDS",
-           "Workspace", "Person", "SegmentData", "serve"]
+           "Workspace", "Person", "SegmentData", "ActivityLog", "serve"]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
+from . import activities
 from .exports import Exports
 from .faults import FaultPlan
 from .replies import Reply, error_reply, json_reply
@@ -97,6 +98,7 @@ class Endpoints:
     def __init__(self, workspace: Workspace, faults: FaultPlan, end_of_pages: str):
         self.workspace, self.faults, self.end_of_pages = workspace, faults, end_of_pages
         self.tokens = PageTokens()
+        self.activity_tokens = PageTokens()      # a token of one profile's activities fits no other list
         self.exports = Exports(workspace)        # its base_url is set by the Sandbox once it listens
         self.routes: list[tuple[str, re.Pattern, Callable[[Request, re.Match], Reply]]] = [
             ("GET", re.compile(r"/v1/segments"), self.list_segments),
@@ -107,6 +109,7 @@ class Endpoints:
             ("POST", re.compile(r"/v1/customers/attributes"), self.attributes_batch),
             ("GET", re.compile(r"/v1/customers/([^/]+)/attributes"), self.person_attributes),
             ("GET", re.compile(r"/v1/customers/([^/]+)/segments"), self.person_segments),
+            ("GET", re.compile(r"/v1/customers/([^/]+)/activities"), self.person_activities),
             ("POST", re.compile(r"/v1/exports/customers"), lambda r, m: json_reply(*self.exports.create(r.body))),
             ("GET", re.compile(r"/v1/exports/(\d+)"), lambda r, m: json_reply(*self.exports.show(int(m[1])))),
             ("GET", re.compile(r"/v1/exports/(\d+)/download"), lambda r, m: json_reply(*self.exports.download(int(m[1])))),
@@ -220,6 +223,22 @@ class Endpoints:
         return json_reply(200, {"segments": [{"id": s.id, "name": s.name, "description": s.description}
                                              for s in segments]})
 
+    def person_activities(self, request: Request, match: re.Match) -> Reply:
+        """One page of the profile's activity log (:mod:`.activities`)."""
+        row = self._person(request, match)
+        params, person = request.params, self.workspace.person(row)
+        limit = _limit(params.get("limit"), activities.DEFAULT_LIMIT, activities.MAX_LIMIT)
+        start = params.get("start") or None
+        offset = 0 if start is None else self.activity_tokens.read(start, row)
+        if offset is None:
+            raise ApiError(400, "The start token is not valid for this customer.")
+        shown, more = activities.page(self.workspace.activities, person.cio_id, person.id,
+                                      self.workspace.identifiers_of(row), type=params.get("type") or None,
+                                      name=params.get("name") or None, offset=offset, limit=limit)
+        answer: dict[str, Any] = {"activities": shown}
+        self._set_next(answer, self.activity_tokens.make(row, offset + limit) if more else None)
+        return json_reply(200, answer)
+
     def _person(self, request: Request, match: re.Match) -> int:
         row = self.workspace.find(unquote(match.group(1)), self._id_type(request))
         if row is None:
@@ -236,22 +255,25 @@ class Endpoints:
         return id_type
 
     def _customer(self, row: int) -> dict[str, Any]:
+        """The spec's customer object: ``id`` is a string, left out for a profile without one."""
         person = self.workspace.person(row)
-        return {"id": person.id, "identifiers": self.workspace.identifiers_of(row),
+        shown = {"id": person.id} if person.id is not None else {}
+        return {**shown, "identifiers": self.workspace.identifiers_of(row),
                 "attributes": dict(person.attributes), "unsubscribed": person.unsubscribed, "devices": []}
 
 
-def _limit(value: str | None) -> int:
-    """Page size: default 1000; above 30000 clamped to 30000; anything but a positive integer is a 400."""
+def _limit(value: str | None, default: int = DEFAULT_LIMIT, most: int = MAX_LIMIT) -> int:
+    """Page size: ``default`` when not given; above ``most`` clamped to it; anything but a
+    positive integer is a 400 (membership: default 1000, at most 30000)."""
     if value is None or value == "":
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(value)
     except ValueError:
         raise ApiError(400, f"limit must be an integer, got {value!r}.") from None
     if limit < 1:
         raise ApiError(400, "limit must be at least 1.")
-    return min(limit, MAX_LIMIT)
+    return min(limit, most)
 
 
 __all__ = ["Request", "ApiError", "PageTokens", "Endpoints", "END_OF_PAGES", "DEFAULT_LIMIT", "MAX_LIMIT"]

@@ -111,6 +111,8 @@ class FaultPlan:
 def status_fault_reply(fault: Fault, path: str) -> Reply:
     """A ``status`` fault: the given body and headers, else what that status looks like upstream."""
     status, body, headers = fault["status"], fault["body"], dict(fault["headers"] or {})
+    if status == 429 and fault["headers"] is None:
+        headers["Retry-After"] = "1"   # the limit's own answer carries one; headers={} sends none
     if body is None:
         if status in (301, 302):
             headers.setdefault("Location", f"https://api-eu.customer.io{path}")

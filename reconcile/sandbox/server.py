@@ -20,6 +20,7 @@ so a test sees a delayed request while it waits. The server runs in its own thre
 from __future__ import annotations
 
 import hmac
+import math
 import re
 import signal
 import socket
@@ -146,10 +147,11 @@ class Sandbox:
     """The stand-in App API: ``with Sandbox(workspace) as sandbox: ... sandbox.url ...``.
 
     ``rate_limit`` requests per any 1-second window are admitted, more get 429 (None: no
-    limit); only admitted requests use up the window, which the App API and the Track API each have. ``retry_after`` adds that header to those
-    429s. ``end_of_pages`` is how the last membership page ends: ``"omit"`` leaves ``next``
-    out, ``"empty"`` sends ``""``, ``"null"`` sends ``null``. ``site_id`` and ``track_api_key``
-    are the Track API's credentials (:attr:`track` serves it).
+    limit); only admitted requests use up the window, which the App API and the Track API each
+    have. Those 429s carry ``Retry-After``: ``retry_after`` when given, else the whole seconds
+    until the window has room (at least 1). ``end_of_pages`` is how the last membership page
+    ends: ``"omit"`` leaves ``next`` out, ``"empty"`` sends ``""``, ``"null"`` sends ``null``.
+    ``site_id`` and ``track_api_key`` are the Track API's credentials (:attr:`track` serves it).
     """
 
     def __init__(self, workspace: Workspace, *, api_key: str = "sandbox-key", host: str = "127.0.0.1",
@@ -211,11 +213,13 @@ class Sandbox:
         pending = RequestRecord(arrived, request.method, request.path, request.query, 0, request.body)
         with self._lock:
             self.requests.append(pending)
-        if self._admit(arrived, request.path.startswith("/api/")):
+        wait = self._admit(arrived, request.path.startswith("/api/"))
+        if wait is None:
             reply = self._answer_admitted(request)
         else:
-            headers = {"Retry-After": f"{self.retry_after:g}"} if self.retry_after is not None else {}
-            reply = error_reply(429, f"Your request is over the {self.rate_limit:g}-per-second limit", headers)
+            after = f"{self.retry_after:g}" if self.retry_after is not None else str(max(1, math.ceil(wait)))
+            reply = error_reply(429, f"Your request is over the {self.rate_limit:g}-per-second limit",
+                                {"Retry-After": after})
         self._answered(pending, reply.status)
         return reply
 
@@ -252,19 +256,20 @@ class Sandbox:
             return reset(reply)
         return reply
 
-    def _admit(self, arrived: float, track: bool) -> bool:
-        """Whether this arrival keeps admitted requests within ``rate_limit`` per any 1-second window;
-        the App API and the Track API are limited apart, as upstream."""
+    def _admit(self, arrived: float, track: bool) -> float | None:
+        """None when this arrival keeps admitted requests within ``rate_limit`` per any 1-second
+        window (it is admitted), else the seconds until the window has room; the App API and the
+        Track API are limited apart, as upstream."""
         if self.rate_limit is None:
-            return True
+            return None
         with self._lock:
             window = self._admitted[track]
             while window and window[0] <= arrived - 1.0:
                 window.popleft()
             if len(window) + 1 > self.rate_limit:
-                return False
+                return window[0] + 1.0 - arrived if window else 1.0
             window.append(arrived)
-            return True
+            return None
 
     # ------------------------------------------------------------------ what tests look at
 

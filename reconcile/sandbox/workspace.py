@@ -10,7 +10,9 @@ The JSON shape (the demo generator writes it, tests build it)::
      "segments": [{"id": 12, "name": "...", "description": "", "state": "finished", "progress": null,
                    "type": "dynamic", "tags": null, "created_at": 1700000000, "updated_at": 1700000000,
                    "members": ["a3000001", ...],
-                   "condition": {"attribute": "plan", "equals": "gold"}}, ...]}   # optional
+                   "condition": {"attribute": "plan", "equals": "gold"}}, ...],   # optional
+     "activities": [{"cio_id": "a3000001", "type": "event", "name": "order_completed",   # optional
+                     "timestamp": 1712345678, "data": {"order_id": "ORD-1"}}, ...]}
 
 People are stored column-wise (one list per field, a person is a row number) and a segment's
 members as an ``array`` of row numbers, because a workspace of a million members must fit in a
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from . import conditions
+from .activities import ActivityLog
 
 IDENTIFIER_MODES = ("email_or_id", "id_only")
 ID_TYPES = ("id", "email", "cio_id")
@@ -120,6 +123,7 @@ class Workspace:
         self._by_id: dict[str, int] = {}
         self._by_email: dict[str, int | list[int]] = {}   # a list only when profiles share an email
         self._segments: dict[int, SegmentData] = {}
+        self.activities = ActivityLog()                    # each profile's activity log (activities.py)
 
     # ------------------------------------------------------------------ building
 
@@ -197,6 +201,7 @@ class Workspace:
             meta.pop("id", None)
             meta.pop("name", None)
             workspace.add_segment(segment["id"], segment.get("name", ""), segment.get("members", ()), **meta)
+        workspace.activities.load(data.get("activities", []), workspace._by_cio_id.__contains__)
         return workspace
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,6 +219,8 @@ class Workspace:
             data["environment_id"] = self.environment_id
         if self.clock is not None:
             data["clock"] = self.clock
+        if len(self.activities):
+            data["activities"] = self.activities.to_list()
         return {**data, "people": people, "segments": segments}
 
     @classmethod

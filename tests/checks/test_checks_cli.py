@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from known_events import Problems, load_events, make_events
+from known_events import BASE_TS, Problems, load_events, make_events
 from reconcile.cli import main
 from reconcile.sandbox import Sandbox, Workspace
 
@@ -68,7 +69,9 @@ def project(tmp_path, sandbox, *, duplicates: int, severity: str = "critical", e
 
 
 def run(config, tmp_path, capsys):
-    code = main(["run", "--config", str(config), "--out", str(tmp_path / "out")])
+    # as of an hour after the events: their flow is fresh, so the checks alone decide
+    as_of = datetime.fromtimestamp(BASE_TS + 3600, timezone.utc).isoformat()
+    code = main(["run", "--config", str(config), "--out", str(tmp_path / "out"), "--as-of", as_of])
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     return code, out, results

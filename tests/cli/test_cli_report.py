@@ -67,14 +67,15 @@ def test_run_email_round_trip(shop, tmp_path, capsys):
         code = main(["run", "--config", str(config), "--as-of", AS_OF.isoformat(), "--email", "--out", str(out_dir)])
     out = capsys.readouterr().out
     assert code == 1
-    assert re.search(r"^emailed to retention@shop\.example \([\d,]+ bytes of body, 2 attachments\)$", out, re.M)
+    assert re.search(r"^emailed to retention@shop\.example \([\d,]+ bytes of body, 3 attachments\)$", out, re.M)
     message = mailbox.messages[0].message
     results = json.loads((out_dir / "results.json").read_text())
     failed = sum(1 for s in results["segments"] if s["status"] == "fail")
     assert message["Subject"].startswith(f"[reconcile] FAIL: {failed} of {len(results['segments'])} segments out of tolerance")
     html = message.get_body(preferencelist=("html",)).get_content()
     assert body_size(html) <= EMAIL_BODY_LIMIT and not EXTERNAL.search(html)
-    assert {p.get_filename() for p in message.iter_attachments()} == {"report.html", "discrepancies.csv"}
+    assert {p.get_filename() for p in message.iter_attachments()} == {"report.html", "discrepancies.csv",
+                                                                      "purchase_discrepancies.csv"}
     assert results["history_key"] == history_key(config)
 
 

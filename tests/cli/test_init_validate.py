@@ -125,3 +125,24 @@ def test_a_wrong_key_is_one_line_without_the_key(project, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert re.search(r"^problem  segment purchased_30d_email_consent: Customer.io answered 401 Unauthorized", out, re.M)
     assert "not-the-sandbox-key-123" not in out
+
+
+def test_the_commented_purchases_section_validates_once_uncommented(project, capsys):
+    """The [purchases] ``reconcile init`` writes commented out is valid as it stands, and a query
+    without a column the comparison reads is a problem, exit 3."""
+    folder, _, _ = project
+    config = folder / "config.toml"
+    lines = config.read_text().splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# [purchases]")))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    config.write_text("\n".join(lines) + "\n")
+    assert main(["validate", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "ok       config.toml: 1 segment, diagnosis, checks, purchases, email" in out
+    assert "ok       purchases.orders_sql compiles, read-only (order_id, id, email, completed_at, revenue)" in out
+    config.write_text(config.read_text().replace("o.completed_at, o.revenue", "o.revenue", 1))
+    assert main(["validate", "--config", str(config)]) == 3
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("problem")] == [
+        'problem  purchases.orders_sql returns no column named "completed_at"; it returns order_id, id, email, '
+        "revenue; select it AS completed_at"]

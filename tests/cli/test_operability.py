@@ -54,8 +54,13 @@ def test_quiet_is_errors_and_the_verdict_and_a_recovered_retry_is_silent(shop, t
     code = main(["run", "--config", str(config), "--segment", SEGMENT, "--as-of", AS_OF.isoformat(), "--quiet"])
     out, err = capsys.readouterr()
     results = json.loads(next((tmp_path / "reports").iterdir()).joinpath("results.json").read_text())
-    assert code == 1 and err == "" and out == "FAIL: 1 of 1 segment out of tolerance, 8 critical data-quality checks failed\n"
-    assert results["status"] == "fail"
+    purchases = results["purchases"]          # the demo's planted purchase problems (README "Purchases")
+    wrong = purchases["activity"]["sampled"] - purchases["activity"]["found_once"]
+    assert code == 1 and err == "" and out == (
+        "FAIL: 1 of 1 segment out of tolerance, 8 critical data-quality checks failed, purchases out of tolerance "
+        f"({round(purchases['problem_rate'] * purchases['orders'])} of {purchases['orders']} orders, {wrong} of "
+        f"{purchases['activity']['sampled']} sampled wrong in Customer.io)\n")
+    assert results["status"] == "fail" and purchases["status"] == "fail" and wrong > 0
 
 
 def test_verbosity_levels_on_a_retry_that_recovered(tmp_path, blip):

@@ -49,7 +49,7 @@ def test_pushdown_audit_equals_the_in_memory_audit_on_the_demo(server, request):
     demo = build_demo(url, as_of=AS_OF)
     with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
         config = demo_config(url, sandbox.url)
-        config = replace(config, checks=None, diagnosis=replace(config.diagnosis, enabled=False))   # the diff only
+        config = replace(config, checks=None, purchases=None, diagnosis=replace(config.diagnosis, enabled=False))
         memory = run_audit(config, as_of=AS_OF)
         database = run_audit(replace(config, diff="database"), as_of=AS_OF)
     rows = database.discrepancies().astype(object).where(database.discrepancies().notna(), "").to_dict("records")
@@ -71,7 +71,7 @@ def test_with_the_diagnosis_the_pushdown_audit_explains_the_same_people_the_same
     url = request.getfixturevalue(server)
     demo = build_demo(url, as_of=AS_OF)
     with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
-        config = replace(demo_config(url, sandbox.url), checks=None)
+        config = replace(demo_config(url, sandbox.url), checks=None, purchases=None)
         memory = run_audit(config, as_of=AS_OF)
         database = run_audit(replace(config, diff="database"), as_of=AS_OF)
     assert [s.causes for s in database.segments] == [s.causes for s in memory.segments]

@@ -48,7 +48,7 @@ def test_the_same_audit_with_the_shop_in_a_server_database(server, request):
     demo = build_demo(url, as_of=AS_OF)
     with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
         config = demo_config(url, sandbox.url)
-        config = replace(config, checks=None)       # this test is about segments; checks have their own
+        config = replace(config, checks=None, purchases=None)   # about segments; checks and purchases have their own
         run = run_audit(config, as_of=AS_OF)
     rows = run.discrepancies().astype(object).where(run.discrepancies().notna(), "").to_dict("records")
     assert_matches_record(run.to_dict(), rows, json.loads(json.dumps(demo.record.to_dict(), default=str)))

@@ -46,7 +46,7 @@ def demo_run(tmp_path_factory):
     url = f"sqlite:///{folder / 'shop.db'}"
     demo = build_demo(url, as_of=AS_OF, seed=7)
     with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
-        config = replace(demo_config(url, sandbox.url), checks=None)
+        config = replace(demo_config(url, sandbox.url), checks=None, purchases=None)
         run = run_audit(config, as_of=AS_OF)
         rate = sandbox.max_requests_per_second()
         throttled = [r for r in sandbox.requests if r.status == 429]

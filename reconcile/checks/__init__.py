@@ -10,6 +10,7 @@ imported only by :mod:`.gx`, and only when checks run, so ``reconcile --help`` a
                 in-memory pass must still read), dialects.py spells the JSON SQL per database,
                 events.py builds the events query per event name and its scratch tables
     sources.py  events from SQL (read-only, streamed) or JSON Lines; people from SQL
+    values.py   what a value is: a number, an instant (native or ISO 8601), the events' timestamp
     flatten.py  events → one table per event name, properties as columns, items exploded
     gx.py       an ephemeral, quiet GX context that validates a frame or a SQL query
     rules/      what GX has no expectation for (drift, items, units, journey, duplicates): the

@@ -4,7 +4,7 @@
                   for reconcile's own temporary tables, streaming, one-line driver errors
     truth.py      a truth segment's SQL → the distinct people it names (TruthSet)
     lookup.py     the diagnosis' lookup_sql: what the shop knows about given people
-    probe.py      a query's columns without its rows (LIMIT nothing: WHERE 1 = 0)
+    probe.py      a query's columns without its rows (wrapped in WHERE 1 = 0: nothing is read)
     mapping.py    every mapped column is one the queries return, checked before a run
 """
 

@@ -21,7 +21,10 @@ returns ``exc.exit_code``. Anything else that escapes is a bug of ours: exit 3, 
     │       └── ExportFailed ......... an export failed or never finished
     ├── PlanRefused ............ a repair plan may not be applied as asked: exit 2
     │   └── ConfirmationNeeded . merges or deletes without their second confirmation
-    └── DeliveryError .......... the report is on disk but could not be delivered: exit 4
+    ├── DeliveryError .......... the report is on disk but could not be delivered: exit 4
+    └── ReportNotSaved ......... the run finished but its folder could not be written: exit 3
+
+    Stopped (a KeyboardInterrupt) SIGINT or SIGTERM: exit 130 or 143
 
 Messages are one line that says what is wrong and what to do. They never contain a
 secret: callers build them from masked values only.
@@ -40,7 +43,8 @@ class ExitCode(IntEnum):
     USAGE = 2                # usage or configuration error
     COULD_NOT_COMPARE = 3    # something could not be compared, or an unexpected failure
     DELIVERY = 4             # compared, but the report could not be delivered
-    INTERRUPTED = 130        # Ctrl-C
+    INTERRUPTED = 130        # Ctrl-C (SIGINT)
+    TERMINATED = 143         # SIGTERM (systemd's stop, kill)
 
 
 class ReconcileError(Exception):
@@ -150,3 +154,20 @@ def first_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
     return lines[0] if lines else exc.__class__.__name__
+
+
+class ReportNotSaved(ReconcileError):
+    """The run finished, but its folder could not be written (disk full, read-only, a size limit).
+
+    Exit 3, never the verdict's code: a scheduler must not count a run whose results are lost as a
+    finished audit. The delivered message still carries the verdict."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the run stops where it is. A KeyboardInterrupt, so no stage's
+    ``except Exception`` swallows it and every ``except KeyboardInterrupt`` cleanup runs."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum, self.name = signum, name
+        self.exit_code = 128 + signum

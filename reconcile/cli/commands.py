@@ -7,25 +7,49 @@ audit's exit code is its verdict's (:func:`exit_code_for`).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..errors import DeliveryError, ExitCode, UsageError
+from ..errors import DeliveryError, ExitCode, ReportNotSaved, UsageError
 from ..results import RunResult, Status
 from .output import hide_secrets, show
 from .parser import config_path
 from .project import init, schema, validate
 
+log = logging.getLogger(__name__)
+
 
 def default_out_dir(base: Path, now: datetime | None = None) -> Path:
-    """``base/reports/<UTC timestamp>``, made unique if two runs share a second."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-    candidate, n = base / "reports" / stamp, 1
-    while candidate.exists():
-        n += 1
-        candidate = base / "reports" / f"{stamp}-{n}"
-    return candidate
+    """``base/reports/<UTC timestamp>``: the wished name; :func:`save` takes the next free ``-n``
+    when another run took it first."""
+    return base / "reports" / (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def save(result: RunResult, out: Path, extra_files: dict[str, str] | None = None, *, history=None,
+         unique: bool = False) -> tuple[Path | None, str | None]:
+    """``(folder, None)`` once the run is written; ``(None, why)`` when it could not be (disk full,
+    read-only, a file size limit): the run still delivers its verdict, and says why."""
+    from ..report import write_outputs
+
+    try:
+        return write_outputs(result, out, extra_files, history=history, unique=unique), None
+    except OSError as exc:
+        where = exc.filename if isinstance(exc.filename, str) else (out.parent if unique else out)
+        return None, f"the report could not be saved ({exc.strerror or exc}: {where}); nothing was left half-written"
+
+
+def as_of_or_now(args: argparse.Namespace) -> datetime:
+    """``--as-of``, or now; a warning when it is in the future (then the windows hold changes not
+    yet made, and recent people look missing)."""
+    now = datetime.now(timezone.utc)
+    if args.as_of is None:
+        return now
+    if args.as_of > now + timedelta(minutes=5):
+        log.warning("--as-of %s is in the future (now is %s UTC): windows end after today, so the shop "
+                    "cannot hold what they ask for yet", args.as_of.isoformat(), f"{now:%Y-%m-%d %H:%M}")
+    return args.as_of
 
 
 def exit_code_for(run: RunResult) -> ExitCode:
@@ -36,7 +60,7 @@ def exit_code_for(run: RunResult) -> ExitCode:
 def run(args: argparse.Namespace) -> int:
     from ..audit import run_audit
     from ..config import load_config
-    from ..report import History, write_outputs
+    from ..report import History
     from .screens import progress_display, wants_progress
 
     config = load_config(config_path(args))
@@ -44,19 +68,18 @@ def run(args: argparse.Namespace) -> int:
     channels = _channels(config, args)
     out = args.out or default_out_dir(config.path.parent)
     history = History.for_config(config, out.parent, keep=args.history)
-    as_of = args.as_of or datetime.now(timezone.utc)
+    as_of = as_of_or_now(args)
     with progress_display(wants_progress(args.quiet)) as progress:
         result = run_audit(config, as_of=as_of, segments=args.segments, progress=progress,
                            baselines=history.volume_baselines(as_of))
-    out = write_outputs(result, out, history=history)
-    _print_summary(result, out, args.quiet)
-    _deliver(result, out, channels, history, args.quiet)
-    return exit_code_for(result)
+    folder, not_saved = save(result, out, history=history, unique=args.out is None)
+    _print_summary(result, folder, args.quiet)
+    return _deliver_and_decide(result, folder, not_saved, channels, history, args.quiet)
 
 
 def demo(args: argparse.Namespace) -> int:
     from ..deliver import Channels
-    from ..demo.runner import demo_email_settings, demo_history, run_demo
+    from ..demo.runner import audit_demo, demo_email_settings, demo_history
     from .screens import progress_display, wants_progress
 
     if args.repair:
@@ -76,13 +99,13 @@ def demo(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir(Path.cwd())
     history = demo_history(out.parent, keep=args.history)
     with progress_display(wants_progress(args.quiet)) as progress:
-        result, out = run_demo(as_of=args.as_of, seed=args.seed, customers=args.customers, out=out,
-                               progress=progress, history=history)
-    _print_summary(result, out, args.quiet)
+        result, files = audit_demo(as_of=as_of_or_now(args), seed=args.seed, customers=args.customers,
+                                   progress=progress, history=history)
+    folder, not_saved = save(result, out, files, history=history, unique=args.out is None)
+    _print_summary(result, folder, args.quiet)
     if not args.quiet:
         show("The demo's Customer.io workspace drifted on purpose, so FAIL is the expected verdict.")
-    _deliver(result, out, channels, history, args.quiet)
-    return exit_code_for(result)
+    return _deliver_and_decide(result, folder, not_saved, channels, history, args.quiet)
 
 
 def demo_repair(args: argparse.Namespace) -> int:
@@ -97,7 +120,7 @@ def demo_repair(args: argparse.Namespace) -> int:
                          "--webhook and --config")
     out = args.out or default_out_dir(Path.cwd())
     with progress_display(wants_progress(args.quiet)) as progress:
-        result = run_repair_demo(out=out, as_of=args.as_of, seed=args.seed, customers=args.customers,
+        result = run_repair_demo(out=out, as_of=as_of_or_now(args), seed=args.seed, customers=args.customers,
                                  progress=progress)
     show(verdict_line(result.after) if args.quiet else repair_demo_screen(result))
     return exit_code_for(result.after) if result.applied.complete else ExitCode.COULD_NOT_COMPARE
@@ -164,7 +187,7 @@ def gate(args: argparse.Namespace) -> int:
     """``reconcile check SEGMENT``: the pre-launch gate."""
     from ..audit import run_audit
     from ..config import load_config
-    from ..report import History, results_json, write_outputs
+    from ..report import History, results_json
     from .screens import gate_screen, progress_display, wants_progress
 
     config = load_config(config_path(args))
@@ -172,11 +195,13 @@ def gate(args: argparse.Namespace) -> int:
     suites = config.segment(args.segment).checks if args.segment in {s.name for s in config.segments} else ()
     history = History.for_config(config, args.out.parent if args.out else config.path.parent / "reports",
                                  keep=args.history)
-    as_of = args.as_of or datetime.now(timezone.utc)
+    as_of = as_of_or_now(args)
     with progress_display(wants_progress(args.quiet or args.json)) as progress:
         result = run_audit(config, as_of=as_of, segments=[args.segment], progress=progress, only_suites=suites,
                            baselines=history.volume_baselines(as_of))
-    out = write_outputs(result, args.out, history=history) if args.out else None
+    out, not_saved = save(result, args.out, history=history) if args.out else (None, None)
+    if not_saved:
+        raise ReportNotSaved(f"{not_saved}; the gate's verdict was {result.status.upper()}")
     if args.json:
         show(results_json(result).rstrip("\n"))
     elif args.quiet:
@@ -262,14 +287,31 @@ def _channels(config, args: argparse.Namespace):
     return channels_for(config, email=args.email, slack=args.slack, webhook=args.webhook)
 
 
-def _deliver(result: RunResult, out: Path, channels, history, quiet: bool) -> None:
-    """The one call that delivers a written report (email, Slack, webhook); a failure is exit 4."""
+def _deliver_and_decide(result: RunResult, folder: Path | None, not_saved: str | None, channels, history,
+                        quiet: bool) -> int:
+    """Deliver, then the exit code: the verdict's only when the run was saved and delivered;
+    a run that could not be saved still delivers its verdict, then ends in ReportNotSaved (exit 3)."""
+    try:
+        _deliver(result, folder, channels, history, quiet, not_saved)
+    except DeliveryError as failed:
+        if not_saved:
+            raise ReportNotSaved(f"{not_saved}\n{failed}") from None
+        raise
+    if not_saved:
+        told = " (the delivered message says so)" if channels else ""
+        raise ReportNotSaved(f"{not_saved}; the run's verdict was {result.status.upper()}{told}; "
+                             "free space or make the folder writable, then re-run")
+    return exit_code_for(result)
+
+
+def _deliver(result: RunResult, folder: Path | None, channels, history, quiet: bool, not_saved: str | None) -> None:
+    """The one call that delivers a run (email, Slack, webhook); a failure is exit 4."""
     if not channels:
         return
     from ..deliver import deliver
 
     try:
-        deliveries = deliver(result, out, channels, history)
+        deliveries = deliver(result, folder, channels, history, not_saved=not_saved)
     except DeliveryError as exc:
         deliveries = [d for d in exc.deliveries if not d.error]
         if not quiet:

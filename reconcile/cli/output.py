@@ -10,6 +10,8 @@ error, and nothing else.
   ``--debug`` everything reconcile logs, with times and module names. Other libraries stay at
   warnings even with ``--debug``: their debug lines print URLs, and a webhook's URL is a secret.
   Every secret the config holds is replaced by ``***`` in whatever is logged.
+* :func:`record_crash`: an exception that is a bug of ours is one line on standard error and
+  its traceback in a private file (``$TMPDIR/reconcile/crash-*.log``), secrets replaced there too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable
 
 _LOGGED = "reconcile"
@@ -92,4 +98,25 @@ def hide_secrets(secrets: Iterable[str]) -> None:
             handler.formatter.secrets += [s for s in secrets if s]
 
 
-__all__ = ["show", "setup_logging", "stop_logging", "level_for", "hide_secrets"]
+def record_crash(exc: BaseException) -> str:
+    """Write ``exc``'s traceback to a private file; return the one line that names the failure and the file."""
+    secrets = [s for h in logging.getLogger(_LOGGED).handlers if isinstance(h.formatter, _Scrubbed)
+               for s in h.formatter.secrets]
+    what = f"{exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
+    text = "".join(traceback.format_exception(exc))
+    for secret in secrets:
+        what, text = what.replace(secret, "***"), text.replace(secret, "***")
+    what = what if len(what) <= 300 else what[:300] + "…"
+    folder = Path(tempfile.gettempdir()) / "reconcile"
+    path = folder / f"crash-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as failed:
+        return f"{what} (its traceback could not be saved: {failed.strerror or failed}); please report it"
+    return f"{what}; the traceback is in {path}; please report it with that file"
+
+
+__all__ = ["record_crash", "show", "setup_logging", "stop_logging", "level_for", "hide_secrets"]

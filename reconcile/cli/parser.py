@@ -154,11 +154,16 @@ def _add_run_options(command: argparse.ArgumentParser,
 
 
 def _instant(text: str) -> datetime:
+    """An ISO 8601 instant in UTC, between years 1 and 9999 (Python's range) once in UTC."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r} (e.g. 2026-11-28T09:00:00Z)") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside years 1 to 9999 in UTC; give a later or earlier "
+                                         "instant") from None
 
 
 __all__ = ["build_parser", "config_path", "CONFIG_VARIABLE"]

@@ -43,7 +43,7 @@ from ..config import SegmentConfig
 from ..customerio.membership import MEMBER, Membership, members_table, read_page
 from ..errors import DatabaseError, first_line
 from ..identity import normalize_keys, string_index
-from ..shop.database import Window, bind_window, own_statements
+from ..shop.database import Window, bind_window, database_cause, own_statements
 from ..shop.truth import TruthSet, truth_errors
 from .diff import SegmentDiff, truth_rows
 from .keys_in_database import BLANKS, check_key_type, key_relation, map_python_keys, register_python_rule
@@ -51,6 +51,7 @@ from .keys_in_database import BLANKS, check_key_type, key_relation, map_python_k
 log = logging.getLogger(__name__)
 
 BATCH = 20_000
+STAGED_CHARACTERS = 512      # MariaDB and MySQL index a VARCHAR of at most this many utf8mb4 characters
 
 
 def diff_in_database(engine, segment: SegmentConfig, key: str, as_of: datetime, membership: Membership
@@ -93,7 +94,7 @@ class DatabaseMembership:
         self.name = f"reconcile_cio_{uuid.uuid4().hex[:12]}"
         self.pages = self.keyless = self._count = 0
         self._text = "text" if self.dialect in ("postgresql", "sqlite") else \
-            "VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
+            f"VARCHAR({STAGED_CHARACTERS}) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
         self._dbapi_error = engine.dialect.dbapi.Error
         with truth_errors(segment, engine):
             self.connection = engine.connect()
@@ -193,10 +194,24 @@ class DatabaseMembership:
                 for step in work:
                     step(cursor) if callable(step) else cursor.execute(step)
         except self._dbapi_error as exc:
-            raise DatabaseError(
-                f"segment {self.segment.name}: diff = \"database\" could not write Customer.io's members into a "
-                f"temporary table ({first_line(exc)}); grant the TEMPORARY privilege (see README) or set diff = \"memory\""
-            ) from None
+            raise DatabaseError(f"segment {self.segment.name}: {self._staging_failure(first_line(exc))}") from None
+
+    def _staging_failure(self, message: str) -> str:
+        """What stopped the staging, in words that name the cause and what to do."""
+        cause = database_cause(message)
+        if cause == "nul":
+            return (f"a Customer.io identifier holds a NUL character (0x00), which {self.dialect} cannot store "
+                    f"({message}); set diff = \"memory\" for this segment, or fix that profile")
+        if cause == "too_long":
+            return (f"a Customer.io identifier is longer than the {STAGED_CHARACTERS} characters the staging table "
+                    f"holds ({message}); set diff = \"memory\" for this segment")
+        if cause in ("lost", "cancelled", "timeout", "connect"):
+            said = {"lost": "the staging connection was lost", "cancelled": "the staging was cancelled on the server",
+                    "timeout": "the staging ran past database.statement_timeout_seconds",
+                    "connect": "the staging connection could not be opened"}[cause]
+            return f"diff = \"database\": {said} ({message}); check the server's log, then re-run"
+        return (f"diff = \"database\" could not write Customer.io's members into a temporary table ({message}); "
+                "grant the TEMPORARY privilege (see README) or set diff = \"memory\"")
 
 
 def _load(cursor, dialect: str, table: str, data: pa.Table) -> None:

@@ -55,23 +55,27 @@ def channels_for(config: Config, *, email: bool = False, slack: bool = False, we
     return Channels(**chosen)
 
 
-def deliver(run: RunResult, folder: str | Path, channels: Channels, history=None) -> list[Delivery]:
-    """Deliver the report in ``folder`` on every channel; raise DeliveryError naming each that failed."""
+def deliver(run: RunResult, folder: str | Path | None, channels: Channels, history=None,
+            not_saved: str | None = None) -> list[Delivery]:
+    """Deliver the report in ``folder`` on every channel; raise DeliveryError naming each that failed.
+
+    ``folder`` is None when the run could not be written (``not_saved`` says why): the verdict is
+    delivered all the same, with that line, and the email carries the report rendered in memory."""
     from .slack import send_slack
     from .webhook import send_webhook
 
-    folder = Path(folder)
+    folder = Path(folder) if folder is not None else None
     deliveries = []
     if channels.email is not None:
         context = history.context(run, exclude=folder) if history is not None else None
         try:
-            deliveries.append(send_report(run, folder, channels.email, context))
+            deliveries.append(send_report(run, folder, channels.email, context, not_saved))
         except DeliveryError as exc:
             deliveries.append(Delivery(channel="email", sent=False, summary="", error=str(exc)))
     if channels.slack is not None:
-        deliveries.append(send_slack(run, folder, channels.slack))
+        deliveries.append(send_slack(run, folder, channels.slack, not_saved))
     if channels.webhook is not None:
-        deliveries.append(send_webhook(run, folder, channels.webhook))
+        deliveries.append(send_webhook(run, folder, channels.webhook, not_saved))
     failed = [d.error for d in deliveries if d.error]
     if failed:
         raise DeliveryError("\n".join(failed), deliveries=deliveries)

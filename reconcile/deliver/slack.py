@@ -15,7 +15,7 @@ from typing import Any
 from ..config import SlackConfig
 from ..report.summary import format_percent, verdict_line
 from ..results import RunResult, Status, worst
-from .policy import Delivery, not_sent, report_location, should_send
+from .policy import Delivery, not_sent, report_location, should_send, undelivered
 from .post import PostFailed, post_json, shown
 
 MAX_BLOCKS = 50
@@ -26,8 +26,8 @@ SEGMENT_BLOCKS = 40        # room left for the segments after the header, the wo
 MARK = {Status.PASS: ":white_check_mark:", Status.FAIL: ":x:", Status.ERROR: ":warning:"}
 
 
-def message(run: RunResult, folder: Path) -> dict[str, Any]:
-    """The Block Kit document for a written report."""
+def message(run: RunResult, folder: Path | None, not_saved: str | None = None) -> dict[str, Any]:
+    """The Block Kit document for a run: its report's place, or why it has none."""
     verdict = verdict_line(run)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(f"reconcile {verdict}", MAX_HEADER)}}]
@@ -36,7 +36,7 @@ def message(run: RunResult, folder: Path) -> dict[str, Any]:
         blocks.append(_section(f"*Worst problem:* {_escape(problem)}"))
     blocks += _segment_sections(run)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
-        f"as of {run.as_of:%Y-%m-%d %H:%M} UTC · report: `{_escape(report_location(folder))}`", MAX_SECTION)}]})
+        f"as of {run.as_of:%Y-%m-%d %H:%M} UTC · report: `{_escape(report_location(folder, not_saved))}`", MAX_SECTION)}]})
     return {"text": _cut(verdict, MAX_TEXT), "blocks": blocks[:MAX_BLOCKS]}
 
 
@@ -91,15 +91,15 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def send_slack(run: RunResult, folder: Path, settings: SlackConfig) -> Delivery:
+def send_slack(run: RunResult, folder: Path | None, settings: SlackConfig, not_saved: str | None = None) -> Delivery:
     if not should_send(run, settings):
         return not_sent("slack", "slack.send")
     url = settings.webhook_url()
     try:
-        post_json(url, message(run, folder), settings.timeout_seconds)
+        post_json(url, message(run, folder, not_saved), settings.timeout_seconds)
     except PostFailed as exc:
         return Delivery(channel="slack", sent=False, summary="", error=(
-            f"the report is in {folder} but could not be posted to Slack ({shown(url)}): {exc}"))
+            f"{undelivered(folder, 'posted to Slack')} ({shown(url)}): {exc}"))
     return Delivery(channel="slack", sent=True, summary=f"posted to Slack ({shown(url)})")
 
 

@@ -19,7 +19,7 @@ from .. import __version__
 from ..config import WebhookConfig
 from ..report.summary import verdict_line
 from ..results import RunResult, Status
-from .policy import Delivery, not_sent, should_send
+from .policy import Delivery, not_sent, should_send, undelivered
 from .post import PostFailed, post_json, shown
 from .slack import worst_problem
 
@@ -28,8 +28,9 @@ SEGMENT_KEYS = ("name", "title", "status", "customerio_segment_id", "truth_count
                 "missing_in_customerio", "extra_in_customerio", "mismatch_rate", "tolerance", "worst_severity", "error")
 
 
-def summary(run: RunResult, folder: Path) -> dict[str, Any]:
-    """The document posted for a written report (see webhook.schema.json)."""
+def summary(run: RunResult, folder: Path | None, not_saved: str | None = None) -> dict[str, Any]:
+    """The document posted for a run (see webhook.schema.json); ``report.saved`` is false, with
+    why, when its folder could not be written."""
     checks_failed = sum(1 for c in run.checks if c.status != Status.PASS)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -38,7 +39,8 @@ def summary(run: RunResult, folder: Path) -> dict[str, Any]:
         "verdict": verdict_line(run),
         "as_of": run.as_of.isoformat(),
         "worst_problem": worst_problem(run),
-        "report": {"folder": str(folder), "html": str(Path(folder) / "report.html"), "host": socket.gethostname()},
+        "report": {"folder": str(folder) if folder else None, "html": str(Path(folder) / "report.html") if folder else None,
+                   "host": socket.gethostname(), "saved": folder is not None, "not_saved": not_saved},
         "segments": [{key: _plain(getattr(s, key)) for key in SEGMENT_KEYS} for s in run.segments],
         "checks": {"expectations": len(run.checks), "not_passed": checks_failed},
     }
@@ -53,14 +55,14 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files(__package__).joinpath("webhook.schema.json").read_text(encoding="utf-8"))
 
 
-def send_webhook(run: RunResult, folder: Path, settings: WebhookConfig) -> Delivery:
+def send_webhook(run: RunResult, folder: Path | None, settings: WebhookConfig, not_saved: str | None = None) -> Delivery:
     if not should_send(run, settings):
         return not_sent("webhook", "webhook.send")
     try:
-        post_json(settings.url, summary(run, folder), settings.timeout_seconds)
+        post_json(settings.url, summary(run, folder, not_saved), settings.timeout_seconds)
     except PostFailed as exc:
         return Delivery(channel="webhook", sent=False, summary="", error=(
-            f"the report is in {folder} but could not be posted to the webhook ({shown(settings.url)}): {exc}"))
+            f"{undelivered(folder, 'posted to the webhook')} ({shown(settings.url)}): {exc}"))
     return Delivery(channel="webhook", sent=True, summary=f"posted the summary to {shown(settings.url)}")
 
 

@@ -47,9 +47,10 @@ def demo_email_settings() -> EmailConfig:
                        to=("retention-team@example.com",), subject_prefix="[reconcile demo]", source="the demo")
 
 
-def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, customers: int = 3000,
-             progress=None, history: History | None = None) -> tuple[RunResult, Path]:
-    """Generate the shop and workspace, serve it, audit it; return the run and its folder."""
+def audit_demo(*, as_of: datetime | None = None, seed: int = 7, customers: int = 3000, progress=None,
+               history: History | None = None) -> tuple[RunResult, dict[str, str]]:
+    """Generate the shop and workspace, serve it, audit it; return the run and the files its
+    folder holds beside the report (the generator's record)."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(timezone.utc)
     with tempfile.TemporaryDirectory(prefix="reconcile-demo-") as scratch:
         url = f"sqlite:///{Path(scratch) / 'shop.db'}"
@@ -57,8 +58,14 @@ def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, custome
         baselines = history.volume_baselines(as_of) if history is not None else None
         with Sandbox(Workspace.from_dict(demo.workspace), api_key=demo.api_key) as sandbox:
             run = run_audit(demo_config(url, sandbox.url), as_of=as_of, progress=progress, baselines=baselines)
-    record = json.dumps(demo.record.to_dict(), indent=1, default=str)
-    return run, write_outputs(run, out, extra_files={"demo-record.json": record}, history=history)
+    return run, {"demo-record.json": json.dumps(demo.record.to_dict(), indent=1, default=str)}
+
+
+def run_demo(*, out: Path, as_of: datetime | None = None, seed: int = 7, customers: int = 3000,
+             progress=None, history: History | None = None) -> tuple[RunResult, Path]:
+    """:func:`audit_demo`, written into ``out``; return the run and its folder."""
+    run, files = audit_demo(as_of=as_of, seed=seed, customers=customers, progress=progress, history=history)
+    return run, write_outputs(run, out, files, history=history)
 
 
 def sandbox_workspace(workspace_path: Path | None, data_dir: Path, seed: int = 7) -> tuple[Workspace, str, Path | None]:

@@ -8,6 +8,8 @@ that compared it.
 
 Retention (``[history] keep_runs``) deletes the oldest run folders of the same key beyond the
 limit, and nothing else: a folder is only ever deleted if its results.json names this key.
+Runs of one config may overlap: every write is a rename (a new run's folder, a doomed run's
+``.deleting-`` name), so no lock is needed and no reader ever sees half a run.
 
 The core events' usual volume (:meth:`History.volume_baselines`) comes from the same runs: the
 median day count of each event over the last four earlier runs on the same weekday.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import statistics
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config, HistoryConfig
-from .files import neutralise_formulas
+from .files import DELETING, neutralise_formulas
 from ..results import DISCREPANCY_COLUMNS, RunResult, Status
 from .summary import causes
 
@@ -188,12 +191,30 @@ class History:
             return []
         runs = self.runs()
         doomed = runs[:-keep] if keep and len(runs) > keep else []
+        removed = []
         for run in doomed:
             key, _ = PastRun.read(run.folder)   # read again just before deleting: never a stranger's folder
-            if key == self.key:
-                shutil.rmtree(run.folder)
+            if key == self.key and _delete(run.folder):
+                removed.append(run.folder)
                 log.info("history: removed %s (keep_runs = %d)", run.folder, keep)
-        return [run.folder for run in doomed]
+        return removed
+
+
+def _delete(folder: Path) -> bool:
+    """Delete a run folder safely beside concurrent runs: renamed to a hidden ``.deleting-`` name
+    first (atomic: a half-deleted run is never read as a run, and another run pruning the same
+    folder finds it gone), then removed. What an interruption leaves, the next run's
+    :func:`~reconcile.report.files.remove_leftovers` removes. False when another run took it first."""
+    doomed = folder.with_name(f"{DELETING}{folder.name}-{os.getpid()}")
+    try:
+        os.rename(folder, doomed)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        log.warning("history: could not remove %s (%s); it stays", folder, exc.strerror or exc)
+        return False
+    shutil.rmtree(doomed, ignore_errors=True)
+    return True
 
 
 def _compare(segment, points: list[TrendPoint], previous: PastRun | None) -> SegmentHistory:

@@ -12,12 +12,17 @@ Why it looks like this:
 * **One binding.** Every query a team writes (truth, lookup, events, people) is bound by
   :func:`bind_window`: the same typed ``:as_of``/``:window_start`` (+ epochs), and a one-line
   error naming an unknown parameter.
+* **Stoppable.** Every connection reconcile opens is remembered while it lives, so a signal
+  can cancel what runs on it on the server (:func:`cancel_running_queries`) instead of leaving
+  the query running until its statement timeout.
 * **Streamed.** :func:`stream_rows` hands rows over in partitions through server-side cursors
   where the driver has them, as the driver's own tuples.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,14 +30,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Sequence
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, Integer, String, bindparam, create_engine, event, text
+from sqlalchemy import BigInteger, DateTime, String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.pool import NullPool
 
 from ..config import DatabaseConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
+
+log = logging.getLogger(__name__)
 
 PARTITION_ROWS = 50_000
 WINDOW_PARAMETERS = ("as_of", "window_start", "as_of_epoch", "window_start_epoch")
@@ -47,8 +54,13 @@ class Window:
 
     @classmethod
     def ending(cls, as_of: datetime, window_days: float) -> "Window":
+        """The window of ``window_days`` ending at ``as_of``; a UsageError when it starts before year 1."""
         as_of = as_of.astimezone(timezone.utc)
-        return cls(as_of=as_of, window_start=as_of - timedelta(days=window_days))
+        try:
+            return cls(as_of=as_of, window_start=as_of - timedelta(days=window_days))
+        except OverflowError:
+            raise UsageError(f"--as-of {as_of.isoformat()} minus window_days = {window_days:g} is before year 1; "
+                             "choose a later --as-of") from None
 
     def parameters(self, naive: bool) -> dict[str, Any]:
         def instant(value: datetime) -> datetime:
@@ -79,7 +91,7 @@ def bind_window(sql: str, dialect: str, window: Window, lists: Sequence[str] = (
         raise ConfigError(f"uses unknown parameter :{sorted(unknown)[0]}; available: {available}")
     aware = not naive_datetimes(dialect)
     types = {"as_of": DateTime(timezone=aware), "window_start": DateTime(timezone=aware),
-             "as_of_epoch": Integer(), "window_start_epoch": Integer()}
+             "as_of_epoch": BigInteger(), "window_start_epoch": BigInteger()}   # 64-bit: past 2038
     binds = [bindparam(name, type_=types[name]) if name in types else bindparam(name, expanding=True, type_=String())
              for name in sorted(used)]
     values = {k: v for k, v in window.parameters(naive_datetimes(dialect)).items() if k in used}
@@ -115,6 +127,7 @@ def _install_read_only_guard(engine: Engine, timeout_seconds: int) -> None:
     """Make every transaction on this engine read-only, time-limited and UTC, per dialect."""
     dialect = engine.dialect.name
     _GUARDED[engine] = timeout_seconds
+    _track_connections(engine)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -143,6 +156,61 @@ def _install_read_only_guard(engine: Engine, timeout_seconds: int) -> None:
             raw.execute("PRAGMA query_only = ON")
             deadline = time.monotonic() + timeout_seconds
             raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+
+
+@dataclass(eq=False)
+class _Open:
+    """A driver connection reconcile has checked out, and the engine that can reach its server again."""
+
+    connection: Any
+    engine: Engine
+
+    def cancel(self) -> None:
+        """Cancel what runs on the connection, on the server; nothing when it is idle or closed."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            if not self.connection.closed:
+                getattr(self.connection, "cancel_safe", self.connection.cancel)()
+        elif dialect in ("mysql", "mariadb"):
+            if self.connection.open:
+                killer = self.engine.raw_connection()      # a new connection: the busy one cannot speak
+                try:
+                    killer.cursor().execute(f"KILL QUERY {int(self.connection.thread_id())}")
+                finally:
+                    killer.close()
+        elif dialect == "sqlite":
+            self.connection.interrupt()
+
+
+_OPEN: dict[int, _Open] = {}             # pool record → the connection checked out through it
+_OPEN_LOCK = threading.RLock()      # re-entrant: the signal handler may interrupt a holder
+
+
+def _track_connections(engine: Engine) -> None:
+    """Remember each connection of ``engine`` from checkout to checkin (with no pool: its whole life)."""
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy) -> None:
+        with _OPEN_LOCK:
+            _OPEN[id(record)] = _Open(dbapi_connection, engine)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record) -> None:
+        with _OPEN_LOCK:
+            _OPEN.pop(id(record), None)
+
+
+def cancel_running_queries() -> int:
+    """Cancel, on the server, whatever runs on every connection reconcile has open (a signal's
+    handler calls this); return how many connections were asked. Errors are ignored: a
+    connection that closed meanwhile has nothing left to cancel."""
+    with _OPEN_LOCK:
+        entries = list(_OPEN.values())
+    for entry in entries:
+        try:
+            entry.cancel()
+        except Exception as exc:                      # the stop goes on whatever one cancel does
+            log.debug("cancelling a query failed: %s", exc)
+    return len(entries)
 
 
 @contextmanager
@@ -210,27 +278,52 @@ def find_column(columns: Iterable[str], name: str) -> str | None:
     return next((column for column in columns if isinstance(column, str) and column.lower() == name.lower()), None)
 
 
+_CAUSES = (   # (cause, what the driver's first line says), first match wins; timeouts before cancels
+    ("connect", ("could not connect", "connection refused", "can't connect", "unable to open",
+                 "could not translate host", "name or service not known", "timeout expired")),
+    ("credentials", ("password authentication failed", "access denied", "authentication failed")),
+    ("lost", ("terminating connection", "server closed the connection", "lost connection", "server has gone away",
+              "connection was killed", "consuming input failed", "connection already closed",
+              "the connection is closed", "connection reset", "broken pipe")),
+    ("write", ("read-only", "read only", "readonly", "query_only", "attempt to write", "data-modifying")),
+    ("timeout", ("statement timeout", "max_statement_time", "max_execution_time", "interrupted")),
+    ("cancelled", ("due to user request", "query execution was interrupted")),
+    ("nul", ("nul (0x00)", "0x00", "nul character", "null character")),
+    ("too_long", ("data too long", "value too long")),
+)
+
+
+def database_cause(message: str) -> str | None:
+    """Which of the known causes a driver's message names (``"cancelled"``, ``"lost"``, …), if any."""
+    lowered = message.lower()
+    if "interrupted" in lowered and not any(t in lowered for t in ("max_statement_time", "max_execution_time")) \
+            and "query execution" in lowered:
+        return "cancelled"                                  # MariaDB's KILL QUERY (1317), not its timeout (1969)
+    return next((cause for cause, marks in _CAUSES if any(mark in lowered for mark in marks)), None)
+
+
 def describe_database_error(exc: DBAPIError, engine: Engine, what: str = "the truth SQL") -> str:
     """One line for a driver error: what went wrong and what to check, without the password."""
     where = engine.url.render_as_string(hide_password=True)
     original = exc.orig
     message = str(original).strip().splitlines()[0] if original is not None and str(original).strip() \
         else exc.__class__.__name__
-    lowered = message.lower()
-    if exc.connection_invalidated or isinstance(exc.orig, (ConnectionError,)) or any(
-            s in lowered for s in ("could not connect", "connection refused", "can't connect", "unable to open",
-                                   "could not translate host", "name or service not known", "timeout expired")):
-        return f"cannot connect to {where} ({message}); check database.url and that the server is up"
-    if any(s in lowered for s in ("password authentication failed", "access denied", "authentication failed")):
-        return f"the database refused the credentials for {where} ({message}); check the user and password"
-    if any(s in lowered for s in ("read-only", "read only", "readonly", "query_only", "attempt to write",
-                                  "data-modifying")):
-        return f"{what} tried to write, and reconcile only reads ({message}); make it a SELECT"
-    if any(s in lowered for s in ("statement timeout", "canceling statement", "max_statement_time",
-                                  "max_execution_time", "interrupted")):
-        return f"{what} ran past database.statement_timeout_seconds ({message}); speed it up or raise the limit"
-    return f"{what} failed: {message}; fix the SQL and try again"
+    cause = database_cause(message) or ("lost" if exc.connection_invalidated else None)
+    if cause is None and isinstance(original, ConnectionError):
+        cause = "connect"
+    lines = {
+        "connect": f"cannot connect to {where} ({message}); check database.url and that the server is up",
+        "credentials": f"the database refused the credentials for {where} ({message}); check the user and password",
+        "lost": f"the connection to {where} was lost while {what} ran ({message}); the server restarted or an "
+                "operator ended the session: check the server's log, then re-run",
+        "write": f"{what} tried to write, and reconcile only reads ({message}); make it a SELECT",
+        "timeout": f"{what} ran past database.statement_timeout_seconds ({message}); speed it up or raise the limit",
+        "cancelled": f"{what} was cancelled on the server ({message}): an operator or a tool stopped it "
+                     "(pg_cancel_backend, KILL QUERY); re-run, and find who cancels reconcile's queries if it repeats",
+    }
+    return lines.get(cause, f"{what} failed: {message}; fix the SQL and try again")
 
 
-__all__ = ["Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
-           "guard_like", "own_statements", "stream_rows", "find_column", "describe_database_error"]
+__all__ = ["cancel_running_queries", "Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
+           "guard_like", "own_statements", "stream_rows", "find_column", "describe_database_error",
+           "database_cause"]

@@ -22,17 +22,26 @@ from known_stage import fast_retries, sandbox, stage, write_config  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
-KILLED_WHILE_WRITING = """
+STOPPED_WHILE_WRITING = """
 import os, signal, sys
 import reconcile.report.files
 
-def killed(*args, **kwargs):   # results.json and discrepancies.csv are written by now
-    os.kill(os.getpid(), signal.SIGKILL)
+SIGNAL = getattr(signal, sys.argv.pop(1))
 
-reconcile.report.files.render_html = killed
+def stopped(*args, **kwargs):   # the report's folder is being written: a real signal arrives now
+    os.kill(os.getpid(), SIGNAL)
+
+reconcile.report.files.render_html = stopped
 from reconcile.cli import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+def stopped_while_writing(tmp_path: Path, signal_name: str, *argv: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "stopped.py"
+    script.write_text(STOPPED_WHILE_WRITING)
+    return subprocess.run([sys.executable, str(script), signal_name, *argv], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(Path(reconcile.report.files.__file__).parents[2])})
 
 
 @pytest.fixture
@@ -55,47 +64,29 @@ def assert_history_intact(config: Path, reports: Path, finished: list[str]) -> N
         assert (run.folder / "report.html").exists()
 
 
-def test_an_exception_while_writing_leaves_no_folder(project, monkeypatch):
+@pytest.mark.parametrize("signal_name, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_writing_exits_128_plus_it_and_leaves_no_folder(project, tmp_path, signal_name, code):
     config, reports = project
-
-    def broken(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(reconcile.report.files, "render_html", broken)
-    with pytest.raises(OSError):
-        main(["run", "--config", str(config), "--out", str(reports / "second"), "--quiet"])
-    assert sorted(p.name for p in reports.iterdir()) == ["first"]           # no partial folder either
+    done = stopped_while_writing(tmp_path, signal_name, "run", "--config", str(config), "--out", str(reports / "second"))
+    assert done.returncode == code
+    assert done.stderr == f"reconcile: stopped by {signal_name}; the unfinished run left no report\n"
+    assert sorted(p.name for p in reports.iterdir()) == ["first"]          # no partial folder either
     assert_history_intact(config, reports, ["first"])
 
 
-def test_ctrl_c_while_writing_exits_130_and_leaves_no_folder(project, monkeypatch, capsys):
+def test_a_process_killed_while_writing_leaves_a_hidden_folder_the_next_run_removes(project, tmp_path, capsys):
     config, reports = project
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(reconcile.report.files, "render_html", interrupted)
-    assert main(["run", "--config", str(config), "--out", str(reports / "second"), "--quiet"]) == 130
-    assert capsys.readouterr().err == "reconcile: interrupted; no report was written for the unfinished run\n"
-    assert sorted(p.name for p in reports.iterdir()) == ["first"]
-    assert_history_intact(config, reports, ["first"])
-
-
-def test_a_process_killed_while_writing_leaves_only_a_hidden_partial_folder(project, tmp_path, capsys):
-    config, reports = project
-    script = tmp_path / "killed.py"
-    script.write_text(KILLED_WHILE_WRITING)
-    done = subprocess.run([sys.executable, str(script), "run", "--config", str(config),
-                           "--out", str(reports / "second")], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(Path(reconcile.report.files.__file__).parents[2])})
+    done = stopped_while_writing(tmp_path, "SIGKILL", "run", "--config", str(config), "--out", str(reports / "second"))
     assert done.returncode == -signal.SIGKILL
     leftovers = [p for p in reports.iterdir() if p.name != "first"]
     assert [p.name.startswith(".second.partial-") for p in leftovers] == [True]   # hidden, named as unfinished
-    assert (leftovers[0] / "results.json").exists() and not (leftovers[0] / "report.html").exists()
     assert stat.S_IMODE(leftovers[0].stat().st_mode) == 0o700                      # personal data: owner only
     assert_history_intact(config, reports, ["first"])
     assert main(["history", "--config", str(config), "--reports", str(reports)]) == 0
     assert "first" in capsys.readouterr().out
-    # the next run into the same folder name completes, and the history then holds both
+    # the next run removes it (its process is gone) and completes; the history then holds both
     assert main(["run", "--config", str(config), "--out", str(reports / "second"), "--quiet"]) == 0
+    assert sorted(p.name for p in reports.iterdir()) == ["first", "second"]
     assert_history_intact(config, reports, ["first", "second"])
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import ChecksConfig
 from ..errors import first_line
-from ..shop.database import Window
+from ..shop.database import Window, settle
 from .flatten import BASE_COLUMNS, ITEM_BASE
 from .model import EVENTS, ITEMS, PEOPLE, CheckResult, Expectation, Suite
 from .rules import RuleContext
@@ -119,7 +119,14 @@ def check_events(checks: ChecksConfig, suites: list[Suite], engine: Engine | Non
             for future in found.values():
                 future.cancel()
             return [error_result(e, _unreadable(exc)) for s in suites for e in s.expectations]
-        in_database_results = {name: future.result() for name, future in found.items()}
+        except KeyboardInterrupt:
+            settle(found.values())   # stopping: GX's queries cancelled on the server, not waited out
+            raise
+        try:
+            in_database_results = {name: future.result() for name, future in found.items()}
+        except KeyboardInterrupt:
+            settle(found.values())
+            raise
         if query is not None and query.scratch is not None:
             pool.submit(query.close).result()
     context = RuleContext(tables, max_ids=checks.max_event_ids, sample_size=checks.sample_size)

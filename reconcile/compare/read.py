@@ -4,7 +4,8 @@ The truth query waits on the database and the membership on the 10 requests/s li
 one after the other they cost the sum; overlapped, about the longer of the two. The truth is
 read in a worker thread (a future) while this thread pages the API. When both fail, the truth's
 error is the one reported: it is the one the user can fix. The future is always waited for, so
-the engine is never left in use.
+the engine is never left in use; when the run is stopped, its query is cancelled on the server
+(:func:`~reconcile.shop.database.settle`) instead of waited out.
 
 With ``diff = "database"`` the members go into the shop database as they arrive
 (:class:`~.in_database.DatabaseMembership`) and the truth is read there with the diff, not here.
@@ -19,6 +20,7 @@ from datetime import datetime
 from ..config import Config, SegmentConfig
 from ..customerio import CustomerIOClient, Membership, MemoryMembership
 from ..customerio.exports import export_membership
+from ..shop.database import settle
 from ..shop.truth import TruthSet, run_truth
 from .diff import SegmentDiff, diff_segment
 from .in_database import DatabaseMembership, diff_in_database
@@ -38,13 +40,18 @@ def read_both(config: Config, segment: SegmentConfig, as_of: datetime, client: C
                             on_rows=lambda rows: progress.rows_read(segment, rows))
         try:
             membership, reported = _read_members(config, segment, client, engine, progress, seconds)
+        except KeyboardInterrupt:
+            settle([truth])        # stopping: its query cancelled on the server, not waited out
+            raise
         except BaseException:
             truth.result()         # waited for; its error, if any, wins
             raise
         try:
             result = truth.result()
-        except BaseException:
+        except BaseException as failure:
             membership.close()
+            if isinstance(failure, KeyboardInterrupt):
+                settle([truth])
             raise
     seconds["truth"] = result.seconds
     return result, membership, reported

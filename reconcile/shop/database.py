@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -213,6 +214,16 @@ def cancel_running_queries() -> int:
     return len(entries)
 
 
+def settle(futures: Iterable[Future]) -> None:
+    """After a stop (Ctrl-C, SIGTERM), wait for the workers still querying: cancel reconcile's
+    queries again and again until each future is done. A cancel that lands between two statements
+    misses the next one, so one cancel is not enough; a future not started yet never starts."""
+    pending = {future for future in futures if not future.cancel()}
+    while pending:
+        cancel_running_queries()
+        _, pending = wait(pending, timeout=0.05)
+
+
 @contextmanager
 def own_statements(target: Engine | Connection) -> Iterator[Any]:
     """A driver cursor for reconcile's own statements on its own temporary tables, committed
@@ -324,6 +335,6 @@ def describe_database_error(exc: DBAPIError, engine: Engine, what: str = "the tr
     return lines.get(cause, f"{what} failed: {message}; fix the SQL and try again")
 
 
-__all__ = ["cancel_running_queries", "Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
+__all__ = ["cancel_running_queries", "settle", "Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
            "guard_like", "own_statements", "stream_rows", "find_column", "describe_database_error",
            "database_cause"]

@@ -89,7 +89,8 @@ def fetch_membership(config: Config, segment: SegmentConfig, client: CustomerIOC
     try:
         if _wants_export(config, segment, client):
             return export_membership(client, segment.customerio_segment_id, membership=container)
-        return client.segment_membership(segment.customerio_segment_id, membership=container,
+        expected = client.segment_count(segment.customerio_segment_id)   # paging that outgrows it stops early
+        return client.segment_membership(segment.customerio_segment_id, membership=container, expected=expected,
                                          on_page=lambda page, members: progress.page_fetched(segment, page, members))
     except BaseException:
         container.close()

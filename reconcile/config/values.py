@@ -98,8 +98,10 @@ def text_schema(**constraints: Any) -> dict:
 
 
 def show(value: Any) -> str:
+    """A value as an error line shows it: short, and on one line (control characters escaped)."""
     if isinstance(value, str):
-        return '"' + (value if len(value) <= 40 else value[:37] + "...") + '"'
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return '"' + "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown) + '"'
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):

@@ -86,20 +86,25 @@ class CustomerIOClient(RetryingClient):
 
     def segment_membership(self, segment_id: int, *, page_size: int = MAX_PAGE_SIZE,
                            on_page: Callable[[int, int], None] | None = None,
-                           membership: Membership | None = None) -> Membership:
+                           membership: Membership | None = None, expected: int | None = None) -> Membership:
         """Every member of the segment, page by page, in the API's order.
 
         Paging ends when ``next`` is missing, ``""`` or ``null`` (which one the API sends is
-        UNCONFIRMED). A token seen before, or more than ``max_pages`` pages, raises
-        PaginationError: a loop would otherwise never end, and a cut-off list would be
-        diffed as if it were complete. ``on_page(page, members_so_far)`` follows each page.
-        ``membership`` is the (empty) container to fill; by default a new :class:`MemoryMembership`.
+        UNCONFIRMED). Paging that makes no progress raises PaginationError as soon as it shows,
+        whatever the tokens look like: a token seen before, a page serving the same members as an
+        earlier one, more members than ``expected`` (the segment's ``customer_count``) allows with
+        a margin for people joining meanwhile, or more than ``max_pages`` pages. A loop would
+        otherwise run until the page cap, and a list read twice would be diffed as if it were the
+        segment. ``on_page(page, members_so_far)`` follows each page. ``membership`` is the (empty)
+        container to fill; by default a new :class:`MemoryMembership`.
         """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         path = f"/v1/segments/{int(segment_id)}/membership"
         membership = membership if membership is not None else MemoryMembership(int(segment_id))
         given: dict[str, int] = {}          # token -> the page whose answer gave it
+        served: dict[tuple, int] = {}       # a page's members, in short -> the page that served them
+        most = None if expected is None else expected + max(page_size, expected // 100)
         token: str | None = None
         while True:
             if membership.pages >= self.max_pages:
@@ -107,11 +112,30 @@ class CustomerIOClient(RetryingClient):
             params = {"limit": page_size, **({"start": token} if token else {})}
             page = self._call("GET", path, params=params, segment_id=segment_id)
             self._read_page(membership, page, path)
+            self._check_progress(membership, page, served, most, expected)
             if on_page is not None:
                 on_page(membership.pages, len(membership))
             token = self._next_token(page, membership, given)
             if token is None:
                 return membership
+
+    def _check_progress(self, membership: Membership, page: dict[str, Any], served: dict[tuple, int],
+                        most: int | None, expected: int | None) -> None:
+        """PaginationError when a page repeats an earlier page's members or the list outgrows the count."""
+        members = page.get("identifiers") if isinstance(page.get("identifiers"), list) else page.get("ids")
+        if isinstance(members, list) and members:
+            short = (len(members), repr(members[0]), repr(members[-1]))
+            if short in served:
+                raise self.error(PaginationError, (
+                    f"Customer.io served the same members of segment {membership.segment_id} twice (pages "
+                    f"{served[short]} and {membership.pages}) under different paging tokens; the list would hold "
+                    "people twice, so it was not used: re-run, and report it if it happens again"))
+            served[short] = membership.pages
+        if most is not None and len(membership) > most:
+            raise self.error(PaginationError, (
+                f"segment {membership.segment_id}'s membership grew to {len(membership):,} members by page "
+                f"{membership.pages}, but its customer_count is {expected:,}: paging is not making progress, so "
+                "the list was not used: re-run, and report it if it happens again"))
 
     def _next_token(self, page: dict[str, Any], membership: Membership, given: dict[str, int]) -> str | None:
         """The token for the next page, None at the end; PaginationError if any earlier page gave it."""

@@ -7,7 +7,7 @@ raising :class:`ApiError`, which :meth:`Endpoints.answer` turns into the ``error
 API sends.
 
 The faults that change what an endpoint says (``state``, ``count_changes``, ``short_page``,
-``repeat_token``) are taken here, where the answer is made; those that change whether or how an
+``repeat_token``, ``fresh_token_same_page``) are taken here, where the answer is made; those that change whether or how an
 answer is sent are applied by :mod:`.server`. Replies are :mod:`.replies`' values, which the
 faults build too.
 """
@@ -66,7 +66,7 @@ class PageTokens:
     real opaque token would, instead of silently serving some other page.
     """
 
-    _BLOB = struct.Struct(">qq")
+    _BLOB = struct.Struct(">qqq")          # segment id, offset, a serial: no two tokens alike
     _SIGNATURE = 12
 
     def __init__(self, secret: bytes | None = None):
@@ -75,8 +75,8 @@ class PageTokens:
     def _sign(self, blob: bytes) -> bytes:
         return hmac.new(self._secret, blob, hashlib.sha256).digest()[: self._SIGNATURE]
 
-    def make(self, segment_id: int, offset: int) -> str:
-        blob = self._BLOB.pack(segment_id, offset)
+    def make(self, segment_id: int, offset: int, serial: int = 0) -> str:
+        blob = self._BLOB.pack(segment_id, offset, serial)
         return base64.urlsafe_b64encode(blob + self._sign(blob)).decode().rstrip("=")
 
     def read(self, token: str, segment_id: int) -> int | None:
@@ -88,7 +88,7 @@ class PageTokens:
         blob, signature = raw[: self._BLOB.size], raw[self._BLOB.size:]
         if len(raw) != self._BLOB.size + self._SIGNATURE or not hmac.compare_digest(signature, self._sign(blob)):
             return None
-        owner, offset = self._BLOB.unpack(blob)
+        owner, offset, _ = self._BLOB.unpack(blob)
         return offset if owner == segment_id and offset >= 0 else None
 
 
@@ -98,6 +98,7 @@ class Endpoints:
     def __init__(self, workspace: Workspace, faults: FaultPlan, end_of_pages: str):
         self.workspace, self.faults, self.end_of_pages = workspace, faults, end_of_pages
         self.tokens = PageTokens()
+        self.serial = 0
         self.activity_tokens = PageTokens()      # a token of one profile's activities fits no other list
         self.exports = Exports(workspace)        # its base_url is set by the Sandbox once it listens
         self.routes: list[tuple[str, re.Pattern, Callable[[Request, re.Match], Reply]]] = [
@@ -171,6 +172,10 @@ class Endpoints:
         if repeat:
             earlier = offset - repeat["earlier"] * limit
             next_token = self.tokens.make(segment.id, earlier) if repeat["earlier"] and earlier >= limit else start
+        stale = self.faults.take("fresh_token_same_page", request.path)
+        if stale:                 # a token never seen before that leads back to (near) this page
+            self.serial += 1
+            next_token = self.tokens.make(segment.id, max(0, offset - stale["back"]), self.serial)
         self._set_next(page, next_token)
         return json_reply(200, page)
 

@@ -11,8 +11,8 @@ The kinds act at three points of one request:
 
 * before the endpoint, in :mod:`.server`: ``delay``, then ``status`` and ``non_json``, whose
   replies are built here (:func:`status_fault_reply`, :func:`non_json_reply`);
-* inside the endpoint, in :mod:`.api`: ``state``, ``count_changes``, ``short_page`` and
-  ``repeat_token`` change what the answer says;
+* inside the endpoint, in :mod:`.api`: ``state``, ``count_changes``, ``short_page``,
+  ``repeat_token`` and ``fresh_token_same_page`` change what the answer says;
 * after the endpoint, in :mod:`.server`: ``truncated_json`` and ``reset`` change how the real
   answer is sent (:func:`truncated`, :func:`reset`).
 """
@@ -40,6 +40,7 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "delay": {"seconds": REQUIRED},
     "reset": {},
     "repeat_token": {"earlier": 0},
+    "fresh_token_same_page": {"back": 0},   # a new token each page, serving this page again (``back`` members earlier)
     "short_page": {"drop": 1},
     "count_changes": {"delta": 1},
     "state": {"state": "build", "progress": 40},

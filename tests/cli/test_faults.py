@@ -20,7 +20,7 @@ import pytest
 
 from reconcile.cli import main
 
-from known_stage import EXPECTED, KEY, PEOPLE, config_text, fast_retries, sandbox, small_pages, stage  # noqa: F401
+from known_stage import EXPECTED, EXTRA, KEY, MISSING, PAGE, PEOPLE, config_text, fast_retries, sandbox, small_pages, stage  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fast_retries", "small_pages")
 
@@ -117,12 +117,32 @@ def test_a_repeated_next_token_is_an_error(earlier, stage, sandbox, tmp_path, ca
     assert "repeated a paging token of segment 31's membership" in assert_error(code, segment)
 
 
+@pytest.mark.parametrize("diff", ["memory", "database"])
+def test_new_tokens_that_serve_the_same_members_end_at_the_second_page(diff, stage, sandbox, tmp_path, capsys):
+    sandbox.inject("fresh_token_same_page", path=MEMBERSHIP, times=PERSISTENT)       # every token new, page 1 again
+    code, segment = audit(stage, tmp_path, capsys, diff=diff)
+    assert ("Customer.io served the same members of segment 31 twice (pages 1 and 2) under different paging "
+            "tokens") in assert_error(code, segment)
+    assert len(sandbox.requests_to(MEMBERSHIP)) == 2                                  # not 10,000 pages
+
+
+def test_pages_that_step_back_end_once_the_list_outgrows_the_count(stage, sandbox, tmp_path, capsys):
+    """Each new token leads one member back: no page repeats, but the list grows past customer_count."""
+    sandbox.inject("fresh_token_same_page", path=MEMBERSHIP, times=PERSISTENT, after=1, back=1)
+    code, segment = audit(stage, tmp_path, capsys)
+    customer_count = PEOPLE - MISSING + EXTRA
+    assert (f"segment 31's membership grew to {4 * PAGE:,} members by page 4, but its customer_count is "
+            f"{customer_count:,}: paging is not making progress") in assert_error(code, segment)
+    assert len(sandbox.requests_to(MEMBERSHIP)) == 4
+
+
 @pytest.mark.parametrize("diff", ["memory", "database"])    # database: both reads staged, the first dropped
 def test_a_short_page_once_is_caught_by_the_count_and_read_again(diff, stage, sandbox, tmp_path, capsys):
     sandbox.inject("short_page", path=MEMBERSHIP, after=1, drop=3)     # page 2 loses 3 members, silently
     code, segment = audit(stage, tmp_path, capsys, diff=diff)
     assert_exact(code, segment)
-    assert len(sandbox.requests_to(MEMBERSHIP)) == 6 and len(sandbox.requests_to(COUNT)) == 2
+    assert len(sandbox.requests_to(MEMBERSHIP)) == 6          # three pages, read twice
+    assert len(sandbox.requests_to(COUNT)) == 4               # each read: the bound for paging, the cross-check
     assert (f"the first read of the membership held {PEOPLE - 3:,} profiles but customer_count said {PEOPLE:,}; "
             "both were read again and agreed, and the numbers are from that second read") in segment["warnings"]
 
@@ -139,7 +159,7 @@ def test_a_short_page_on_every_read_is_an_error_never_a_short_pass(stage, sandbo
 
 @pytest.mark.parametrize("delta", [1, -2])
 def test_a_count_that_changes_once_is_read_again(delta, stage, sandbox, tmp_path, capsys):
-    sandbox.inject("count_changes", path=COUNT, delta=delta)
+    sandbox.inject("count_changes", path=COUNT, after=1, delta=delta)   # the cross-check, not the bound
     code, segment = audit(stage, tmp_path, capsys)
     assert_exact(code, segment)
     assert any(w.startswith("the first read of the membership held 2,500 profiles but customer_count said "

@@ -360,7 +360,7 @@ def test_unknown_faults_and_parameters_are_refused(sandbox, kind, params):
 
 
 def test_every_fault_kind_is_documented():
-    assert set(FAULT_KINDS) == {"status", "non_json", "truncated_json", "delay", "reset", "repeat_token",
+    assert set(FAULT_KINDS) == {"status", "non_json", "truncated_json", "delay", "reset", "repeat_token", "fresh_token_same_page",
                                 "short_page", "count_changes", "state"}
 
 

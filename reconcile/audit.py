@@ -31,6 +31,7 @@ from .errors import CompareError, ConfigError, UsageError
 from .purchases import compare_purchases, read_flow
 from .results import FlowResult, RunResult, SegmentResult, decide, decide_flow
 from .shop import open_engine
+from .shop.database import Window
 from .shop.mapping import check_mapped_columns
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ def run_audit(config: Config, *, as_of: datetime | None = None, segments: Sequen
         return _run_audit(config, as_of, segments, client, progress, only_suites, baselines)
 
 
+def check_windows(config: Config, as_of: datetime) -> None:
+    """Every window the config defines ends at ``as_of`` and starts in Python's range (year 1 on):
+    a UsageError before anything runs, not a failure deep in one query."""
+    days = [segment.window_days for segment in config.segments]
+    days += [section.window_days for section in (config.checks, config.purchases) if section is not None]
+    for window_days in days:
+        Window.ending(as_of, window_days)
+
+
 @contextmanager
 def system_allocator() -> Iterator[None]:
     """Arrow allocates from the system allocator for the run, and from its own default again after.
@@ -99,6 +109,7 @@ def _run_audit(config: Config, as_of: datetime | None, segments: Sequence[str] |
     started = datetime.now(timezone.utc)
     as_of = (as_of or started).astimezone(timezone.utc)
     chosen = select_segments(config, segments)
+    check_windows(config, as_of)
     # validated up front: a malformed suite stops the run before it starts (exit 2); without
     # [checks], Great Expectations is never imported
     suites = suites_for(config.checks, config.path.parent) if config.checks is not None else None

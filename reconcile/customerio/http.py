@@ -26,7 +26,7 @@ import requests
 
 from .. import __version__
 from ..errors import APIUnavailable, ConfigError, CustomerIOError, RateLimited, WrongRegionError
-from .answers import connection_reason, other_region_hosts, server_error_reason, switch_region_hint
+from .answers import connection_reason, error_detail, other_region_hosts, server_error_reason, switch_region_hint
 from .throttle import RateLimiter, parse_retry_after
 
 log = logging.getLogger("reconcile.customerio.client")
@@ -37,9 +37,10 @@ REDIRECTS = (301, 302, 303, 307, 308)
 class Transient(Exception):
     """An attempt that may succeed if repeated; ``reason`` says what happened, for the final message."""
 
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None,
+                 quota: bool = False):
         super().__init__(reason)
-        self.reason, self.status, self.retry_after = reason, status, retry_after
+        self.reason, self.status, self.retry_after, self.quota = reason, status, retry_after, quota
 
 
 class RetryingClient:
@@ -121,8 +122,12 @@ class RetryingClient:
         """Raise :class:`Transient` for the answers worth repeating: 429, 408 and 5xx."""
         status = response.status_code
         if status == 429:
-            raise Transient(f"429 {response.reason} (over the per-second limit)", status=429,
-                            retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            # The per-second limit answers with a Retry-After or says "per-second"; a 429 with
+            # neither is a quota beyond it (daily, plan), which waiting seconds does not clear.
+            retry_after, detail = parse_retry_after(response.headers.get("Retry-After")), error_detail(response)
+            quota = retry_after is None and "per-second" not in detail.lower()
+            raise Transient(f"429 {response.reason} ({f'a quota: {detail}' if quota else 'over the per-second limit'})",
+                            status=429, retry_after=retry_after, quota=quota)
         if status >= 500 or status == 408:
             raise Transient(server_error_reason(response))
 
@@ -152,6 +157,11 @@ class RetryingClient:
 
     def _exhausted(self, last: Transient, where: str) -> CustomerIOError:
         attempts = self.max_retries + 1
+        if last.quota:
+            return self.error(RateLimited, (
+                f"Customer.io answered 429 to {where} on all {attempts} attempts with no Retry-After and without "
+                f"naming the per-second limit (last: {last.reason}): a quota beyond the per-second limit (daily or "
+                "plan) is used up; check the workspace's API usage in Customer.io, then re-run once it resets"))
         if last.status == 429:
             return self.error(RateLimited, (
                 f"Customer.io still answered 429 (over the per-second limit) to {where} after {attempts} "

@@ -12,52 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-
-from known_stage import BUYERS, PAGE, config_text, fast_retries, sandbox, stage  # noqa: F401 (fixtures)
+from busy_database import SLOW, running, wait_until, with_customers
+from known_stage import BUYERS, config_text, sandbox, stage  # noqa: F401 (fixtures)
 
 HERE = str(Path(__file__).parents[2])
-SLOW = {   # a truth query that runs for a minute unless cancelled; the marker finds it on the server
-    "postgresql": "SELECT c.id, c.email FROM customers c CROSS JOIN (SELECT pg_sleep(60)) AS slow_marker_q",
-    "mariadb": "SELECT c.id, c.email FROM customers c CROSS JOIN (SELECT SLEEP(60) AS s) AS slow_marker_q",
-}
-RUNNING = {   # any query of ours on the test's own database (a server-side cursor shows as FETCH on PostgreSQL)
-    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                  "AND pid <> pg_backend_pid() AND state = 'active'",
-    "mariadb": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
-               "AND id <> CONNECTION_ID() AND command = 'Query'",
-}
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
-def slow_shop(request, tmp_path):
+def slow_shop(request):
     """(dialect, URL) of a fresh database with a customers table."""
-    url_fixture = "pg_url" if request.param == "postgresql" else "mysql_url"
-    url = request.getfixturevalue(url_fixture)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY, email VARCHAR(200))"))
-        conn.execute(text("INSERT INTO customers VALUES (1, 'p1@shop.example'), (2, 'p2@shop.example')"))
-    engine.dispose()
-    return request.param, url
-
-
-def running_queries(url: str, dialect: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(RUNNING[dialect])).scalar_one()
-    finally:
-        engine.dispose()
-
-
-def wait_until(condition, limit: float = 30.0, step: float = 0.02) -> float:
-    """Seconds until ``condition()`` held (a hang guard, not a measurement: benchmarks/ measures)."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < limit, "the condition never held"
-        time.sleep(step)
-    return time.monotonic() - start
+    url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "mysql_url")
+    return request.param, with_customers(url)
 
 
 def start_run(tmp_path: Path, url: str, base_url: str, sql: str) -> subprocess.Popen:
@@ -73,9 +38,9 @@ def test_a_signal_cancels_the_query_on_the_server(slow_shop, stage, sandbox, tmp
     dialect, url = slow_shop
     run = start_run(tmp_path, url, sandbox.url, SLOW[dialect])
     try:
-        wait_until(lambda: running_queries(url, dialect) == 1)
+        wait_until(lambda: running(url, dialect))
         run.send_signal(stop)
-        wait_until(lambda: running_queries(url, dialect) == 0, limit=10)   # long before the 60 s query ends
+        wait_until(lambda: not running(url, dialect), limit=10)   # long before the 60 s query ends
         out, err = run.communicate(timeout=10)
     finally:
         run.kill()

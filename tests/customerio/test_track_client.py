@@ -118,3 +118,13 @@ def test_only_writes_to_the_track_api_are_sent(sandbox):
     with client(sandbox) as track, pytest.raises(ValueError, match="not a Track API write"):
         track.send("GET", "/v1/segments")
     assert sandbox.requests == []
+
+
+def test_429_with_no_retry_after_and_no_per_second_words_is_a_quota(sandbox):
+    sandbox.inject("status", status=429, times=4, headers={}, body={"meta": {"error": "Daily request quota exceeded"}})
+    with client(sandbox, max_retries=3, sleep=lambda s: None) as track:
+        message = fails(RateLimited, track.send, "PUT", EMAIL_PATH, {}, label=LABEL)
+    assert message == (f"Customer.io answered 429 to {LABEL} on all 4 attempts with no Retry-After and without naming "
+                       "the per-second limit (last: 429 Too Many Requests (a quota: Daily request quota exceeded)): a "
+                       "quota beyond the per-second limit (daily or plan) is used up; check the workspace's API usage "
+                       "in Customer.io, then re-run once it resets")

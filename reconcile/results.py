@@ -75,6 +75,20 @@ SIDES = ("missing_in_customerio", "extra_in_customerio")
 DISCREPANCY_COLUMNS = ["segment", "side", "id", "email", "cio_id"]   # who a differing person is
 
 
+#: values from the data that outputs show (samples, ids) are cut to this many characters
+SHOWN_CHARACTERS = 200
+
+
+def shown_value(value: Any, limit: int = SHOWN_CHARACTERS) -> Any:
+    """A value from the data as outputs show it: text longer than ``limit`` is cut, with a marker
+    that says how long it was; lists are cut item by item; anything else is unchanged."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… (cut: {len(value):,} characters)"
+    if isinstance(value, list):
+        return [shown_value(item, limit) for item in value]
+    return value
+
+
 @dataclass
 class CheckResult:
     """The outcome of one expectation on one source, ready for results.json and the report.
@@ -109,6 +123,15 @@ class CheckResult:
     def blocking(self) -> bool:
         """A failed critical expectation: it fails the run (exit 1)."""
         return self.status == Status.FAIL and self.severity == CheckSeverity.CRITICAL
+
+    def shown(self) -> "CheckResult":
+        """The values copied from the data (samples, event ids, details) cut as outputs show them
+        (:func:`shown_value`): a 1 MB property never reaches results.json, the report or an email."""
+        self.sample_values = [shown_value(v) for v in self.sample_values]
+        self.event_ids = [shown_value(v) for v in self.event_ids]
+        self.details = {key: shown_value(v) for key, v in self.details.items()}
+        self.message = shown_value(self.message, SHOWN_CHARACTERS * 3)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -182,20 +182,43 @@ def _integers(frame: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
     return frame.assign(**converted) if converted else frame
 
 
+#: The deepest nesting of objects and arrays an event's properties may have. MariaDB's JSON
+#: functions refuse 32 levels, so deeper properties are malformed on every engine and database
+#: (the SQL dialects apply the same limit), and Python never recurses into them.
+MAX_DEPTH = 31
+
+
 def _object(properties: Any) -> dict | None:
+    """The properties as a dict; None when they are malformed (not JSON, not an object, too deep)."""
     if properties is None:
         return {}
-    if isinstance(properties, dict):
-        return properties
     if isinstance(properties, (bytes, bytearray)):
         properties = properties.decode("utf-8", "replace")
     if isinstance(properties, str):
+        if not properties.strip():
+            return {}
         try:
-            value = json.loads(properties) if properties.strip() else {}
-        except ValueError:
+            value = json.loads(properties)
+        except (ValueError, RecursionError):
             return None
-        return value if isinstance(value, dict) else None
-    return None
+        deep = properties.count("{") + properties.count("[") > MAX_DEPTH      # cheap: few events can be
+        return value if isinstance(value, dict) and not (deep and nested_too_deep(value)) else None
+    return properties if isinstance(properties, dict) and not nested_too_deep(properties) else None
+
+
+def nested_too_deep(value: Any) -> bool:
+    """Whether objects and arrays nest more than :data:`MAX_DEPTH` levels (iteratively: a hostile
+    document cannot exhaust the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _items(value: Any) -> tuple[str, list]:
@@ -215,7 +238,7 @@ def items_in_text(value: str) -> list | None:
     no NaN or Infinity, and no NUL character (PostgreSQL's jsonb refuses it)."""
     try:
         parsed = json.loads(value, parse_constant=_not_json)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return parsed if isinstance(parsed, list) and "\\u0000" not in value and "\x00" not in value else None
 

@@ -62,7 +62,7 @@ def run_checks(checks: ChecksConfig, suites: list[Suite], *, engine: Engine | No
             results += check_people(checks, people_suites, engine, window, validators)
     finally:
         validators.close()
-    return results
+    return [result.shown() for result in results]
 
 
 class Validators:

@@ -103,6 +103,9 @@ def jsonl_events(path: Path, partition_rows: int = PARTITION_ROWS) -> Iterator[l
                     event = json.loads(line)
                 except ValueError:
                     raise SourceError(f"{where}: line {number} is not JSON; fix the export") from None
+                except RecursionError:
+                    raise SourceError(f"{where}: line {number} nests deeper than JSON can be read here; fix the "
+                                      "export") from None
                 if not isinstance(event, dict):
                     raise SourceError(f"{where}: line {number} is not a JSON object")
                 batch.append(_from_object(event, number, where))

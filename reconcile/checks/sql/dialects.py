@@ -20,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.engine import Engine
 
+from ..flatten import MAX_DEPTH
 from ..values import ISO_INSTANT, JSON_NUMBER
 from .plan import NUMBER, TEXT, TYPE, TYPED
 
@@ -33,7 +34,7 @@ class JsonDialect:
         self.quote = engine.dialect.identifier_preparer.quote
         self.literal = String().literal_processor(dialect=engine.dialect)
 
-    def properties(self, column: str) -> str:
+    def properties(self, column: str, tolerant: bool = False) -> str:
         return column
 
     def as_string(self, expression: str) -> str:
@@ -189,7 +190,11 @@ class SQLiteJson(JsonDialect):
                 f"round((julianday({t}) - 2440587.5) * 86400000) / 1000.0 END END")
 
     def is_object(self, p):
-        return f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' ELSE 0 END)"   # AND evaluates both sides
+        too_deep = (f"({_containers(p)} > {MAX_DEPTH} AND EXISTS (SELECT 1 FROM json_tree({p}) AS d WHERE d.type IN "
+                    f"('object', 'array') AND length(d.fullkey) - length(replace(replace(d.fullkey, '.', ''), '[', '')) "
+                    f">= {MAX_DEPTH}))")
+        return (f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' AND NOT {too_deep} "   # AND evaluates both sides
+                "ELSE 0 END)")
 
     def _path(self, key):
         return self.literal(_path(key))
@@ -244,8 +249,19 @@ class PostgresJson(JsonDialect):
     properties_type = "jsonb"
     _ARRAY_TEXT = "'^[ \\t\\n\\r]*\\['"     # a string that may hold an array
 
-    def properties(self, column):
-        return f"CAST({column} AS jsonb)"
+    #: the function :meth:`properties` uses once the staging met properties jsonb refuses
+    TOLERANT = "pg_temp.reconcile_properties"
+    CREATE_TOLERANT = (f"CREATE OR REPLACE FUNCTION {TOLERANT}(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $f$ "
+                       "BEGIN RETURN t::jsonb; EXCEPTION WHEN others THEN RETURN to_jsonb('reconcile: not JSON'::text); "
+                       "END $f$")
+
+    def properties(self, column, tolerant: bool = False):
+        """jsonb, once per row; a JSON string (not an object, so malformed) where the properties nest
+        deeper than MAX_DEPTH, and with ``tolerant`` where they are no JSON at all."""
+        parsed = f"{self.TOLERANT}(CAST({column} AS text))" if tolerant else f"CAST({column} AS jsonb)"
+        deep = f"jsonb_path_exists({parsed}, 'strict $.**{{{MAX_DEPTH}}} ? (@.type() == \"object\" || @.type() == \"array\")')"
+        return (f"CASE WHEN {_containers(f'CAST({column} AS text)')} > {MAX_DEPTH} AND {deep} "
+                f"THEN to_jsonb('reconcile: nested too deep'::text) ELSE {parsed} END")
 
     def is_object(self, p):
         return f"(jsonb_typeof({p}) = 'object')"
@@ -415,6 +431,14 @@ DIALECTS: dict[str, type[JsonDialect]] = {"sqlite": SQLiteJson, "postgresql": Po
 def dialect_for(engine: Engine) -> JsonDialect:
     """The JSON SQL for ``engine``'s database (one of :data:`DIALECTS`)."""
     return DIALECTS[engine.dialect.name](engine)
+
+
+
+
+def _containers(text_expression: str) -> str:
+    """How many ``{`` and ``[`` a text holds: a cheap bound on its nesting, so only the rare
+    document that could nest deeper than MAX_DEPTH is walked."""
+    return (f"(length({text_expression}) - length(replace(replace({text_expression}, '{{', ''), '[', '')))")
 
 
 __all__ = ["JsonDialect", "SQLiteJson", "PostgresJson", "MySQLJson", "DIALECTS", "dialect_for", "MARK"]

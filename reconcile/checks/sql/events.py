@@ -31,7 +31,7 @@ from itertools import count
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ...errors import first_line
 from ...shop.database import Window, bind_window, own_statements
@@ -82,6 +82,8 @@ class EventsQuery:
     scratch: Engine | None = None
     _staged: dict[str, str | None] = field(default_factory=dict)
     _strings: dict[str, list[str]] = field(default_factory=dict)   # per event name, see _unparsable
+    #: PostgreSQL met properties that are no JSON: they are parsed by a function that calls them malformed
+    tolerant: bool = False
 
     @cached_property
     def json(self) -> JsonDialect:
@@ -118,11 +120,16 @@ class EventsQuery:
         TEMPORARY grant they read the live query: slower, same results."""
         table = f"reconcile_events_{next(_TABLE_NAMES)}"
         try:
-            json, select = self.json, self._live(event)
+            json = self.json
             types = {} if self.engine.dialect.name == "sqlite" else {
                 "event_id": json.text_type, "customer_id": json.text_type, "anonymous_id": json.text_type,
                 "timestamp": self.timestamp_type, "reconcile_properties": json.properties_type}
-            self._fill(self.scratch, table, select, types)
+            try:
+                self._fill(self.scratch, table, self._live(event), types)
+            except DBAPIError as refused:
+                if not self._tolerate(refused):
+                    raise
+                self._fill(self.scratch, table, self._live(event), types)
         except Exception as exc:
             log.warning("checks: no temporary table for the %s events (%s); every check reads the events query",
                         event, first_line(exc))
@@ -184,7 +191,7 @@ class EventsQuery:
         return (f"SELECT {ids['event_id']} AS event_id, {ids['customer_id']} AS customer_id, "
                 f"{ids['anonymous_id']} AS anonymous_id, "
                 f"{json.event_timestamp(pick('timestamp'), self.timestamp_kind)} AS {q('timestamp')}, "
-                f"{json.properties(pick('properties'))} AS reconcile_properties "
+                f"{json.properties(pick('properties'), self.tolerant)} AS reconcile_properties "
                 f"FROM ({self.sql}) AS q WHERE {pick('name')} = {json.literal(event)}{json.fence}")
 
     def items(self, event: str) -> str:
@@ -268,6 +275,18 @@ class EventsQuery:
             with conn.begin():
                 conn.execute(text(_for_text(f"INSERT INTO {table} ({', '.join(json.quote(c) for c in types)}) "
                                             f"{select}")))
+
+    def _tolerate(self, refused: DBAPIError) -> bool:
+        """On PostgreSQL, properties jsonb refuses (no JSON at all) fail the whole cast; from then on
+        they are parsed by a function that makes them malformed findings instead (only then: its
+        exception handler costs a subtransaction per row). False where that does not apply."""
+        code = getattr(refused.orig, "sqlstate", None)
+        if self.engine.dialect.name != "postgresql" or self.tolerant or code not in ("22P02", "22P05", "54001"):
+            return False
+        with own_statements(self.scratch) as cursor:
+            cursor.execute(self.json.CREATE_TOLERANT)
+        self.tolerant = True
+        return True
 
     def _timestamp_type(self, scratch: Engine, select: str) -> str:
         """The events query's timestamp type, read in a read-only transaction."""

@@ -3,6 +3,8 @@
     parser.py     the grammar (commands, options, help)
     commands.py   one function per command, returning its exit code
     screens.py    everything shown on a terminal: summary, gate, history table, progress
+    output.py     stdout that survives a closed pipe, logging, the crash file
+    signals.py    SIGINT and SIGTERM: the running queries cancelled, then Stopped raised
 
 Exit codes (a contract: cron jobs and CI gates depend on them), :class:`~reconcile.errors.ExitCode`:
 

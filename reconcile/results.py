@@ -75,6 +75,22 @@ SIDES = ("missing_in_customerio", "extra_in_customerio")
 DISCREPANCY_COLUMNS = ["segment", "side", "id", "email", "cio_id"]   # who a differing person is
 
 
+def stack_rows(frames: "list[pd.DataFrame]", columns: list[str]) -> "pd.DataFrame":
+    """The rows of several frames as one frame, with ``columns`` when there are none.
+
+    Empty frames and all-empty columns are left out of the concatenation and the columns put
+    back after it: they add no values, and pandas 2 warns on standard error (which cron mails)
+    that it will stop ignoring them when it chooses the columns' types."""
+    import pandas as pd
+
+    kept = [frame.reset_index(drop=True) for frame in frames if len(frame)]
+    if len(kept) <= 1:
+        return kept[0] if kept else pd.DataFrame(columns=columns)
+    order = list(dict.fromkeys(column for frame in kept for column in frame.columns))
+    valued = [frame.loc[:, frame.notna().any()] for frame in kept]
+    return pd.concat(valued, ignore_index=True).reindex(columns=order)
+
+
 #: values from the data that outputs show (samples, ids) are cut to this many characters
 SHOWN_CHARACTERS = 200
 
@@ -398,12 +414,8 @@ class RunResult:
         return sum(1 for segment in self.segments if segment.status == status)
 
     def discrepancies(self) -> "pd.DataFrame":
-        import pandas as pd
-
-        frames = [s.discrepancies for s in self.segments if s.discrepancies is not None and len(s.discrepancies)]
-        if not frames:
-            return pd.DataFrame(columns=DISCREPANCY_COLUMNS)
-        return pd.concat(frames, ignore_index=True)
+        return stack_rows([s.discrepancies for s in self.segments if s.discrepancies is not None],
+                          DISCREPANCY_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -135,3 +135,40 @@ def load_events(url: str, stream: Stream, chunk: int = 20_000) -> None:
                                       for i, row in enumerate(stream.rows[start:start + chunk])])
     finally:
         engine.dispose()
+
+
+def store_events(url: str, rows: list[tuple], timestamp_type=None, properties_type=None) -> None:
+    """Canonical event tuples into an ``events`` table of ``url``'s database (``id`` keeps their order);
+    the timestamp column is BIGINT and the properties TEXT unless given (LONGTEXT on MariaDB, whose
+    TEXT holds 64 KiB)."""
+    from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine
+    from sqlalchemy.dialects.mysql import LONGTEXT
+
+    properties_type = properties_type or Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+    events = Table("events", MetaData(), Column("id", Integer, primary_key=True), Column("event_id", String(40)),
+                   Column("name", String(40)), Column("customer_id", String(40)), Column("anonymous_id", String(40)),
+                   Column("timestamp", timestamp_type or BigInteger), Column("properties", properties_type))
+    engine = create_engine(url)
+    events.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(events.insert(), [
+            {"id": n, "event_id": e, "name": name, "customer_id": c, "anonymous_id": a, "timestamp": ts, "properties": p}
+            for n, (e, name, c, a, ts, p) in enumerate(rows, start=1)])
+    engine.dispose()
+
+
+STORED_EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
+
+
+def check_stored_events(url: str, suites, engine_kind: str, as_of) -> list:
+    """Every suite's results over the table :func:`store_events` wrote, on ``engine_kind``."""
+    from reconcile.checks import run_checks
+    from reconcile.config import ChecksConfig, DatabaseConfig
+    from reconcile.shop import open_engine
+
+    engine = open_engine(DatabaseConfig(url=url))
+    try:
+        return run_checks(ChecksConfig(suites=suites[0].path.parent, events_sql=STORED_EVENTS_SQL,
+                                       engine=engine_kind), suites, engine=engine, as_of=as_of)
+    finally:
+        engine.dispose()

@@ -9,7 +9,9 @@ error, and nothing else.
   recovered is silent; one that did not is in the result), ``-v`` adds what each step did,
   ``--debug`` everything reconcile logs, with times and module names. Other libraries stay at
   warnings even with ``--debug``: their debug lines print URLs, and a webhook's URL is a secret.
-  Every secret the config holds is replaced by ``***`` in whatever is logged.
+  Every secret the config holds is replaced by ``***`` in whatever is logged. Python warnings
+  (a library's FutureWarning about how it is called) speak to the code's maintainers, not about
+  the run: they are log records shown only with ``-v`` or ``--debug``, so cron never mails them.
 * :func:`record_crash`: an exception that is a bug of ours is one line on standard error and
   its traceback in a private file (``$TMPDIR/reconcile/crash-*.log``), secrets replaced there too.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Iterable
 
 _LOGGED = "reconcile"
+_CODE_WARNINGS = "py.warnings"   # where logging.captureWarnings sends Python warnings
 
 
 def show(text: str = "") -> None:
@@ -80,15 +83,22 @@ def setup_logging(level: int, stream=None) -> logging.Handler:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+    logging.captureWarnings(True)
+    code_warnings = logging.getLogger(_CODE_WARNINGS)
+    code_warnings.addHandler(handler)
+    code_warnings.setLevel(logging.WARNING if level <= logging.INFO else logging.CRITICAL + 1)
+    code_warnings.propagate = False
     return handler
 
 
 def stop_logging(handler: logging.Handler) -> None:
     """Detach the handler (its stream may be gone when reconcile is called again in one process)."""
-    logger = logging.getLogger(_LOGGED)
-    logger.removeHandler(handler)
-    logger.setLevel(logging.NOTSET)
-    logger.propagate = True
+    for name in (_LOGGED, _CODE_WARNINGS):
+        logger = logging.getLogger(name)
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+    logging.captureWarnings(False)
 
 
 def hide_secrets(secrets: Iterable[str]) -> None:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ..customerio.membership import Membership
 from ..identity import index_keys, normalize_email, normalize_id, normalize_keys
-from ..results import DISCREPANCY_COLUMNS, SIDES
+from ..results import DISCREPANCY_COLUMNS, SIDES, stack_rows
 
 
 @dataclass
@@ -53,7 +53,7 @@ class SegmentDiff:
             rows.insert(0, "side", side)
             rows.insert(0, "segment", segment)
             frames.append(rows)
-        return pd.concat(frames, ignore_index=True)[DISCREPANCY_COLUMNS]
+        return stack_rows(frames, DISCREPANCY_COLUMNS)[DISCREPANCY_COLUMNS]
 
 
 def diff_segment(truth_people: pd.DataFrame, membership: Membership, key: str) -> SegmentDiff:

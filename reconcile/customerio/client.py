@@ -126,16 +126,15 @@ class CustomerIOClient(RetryingClient):
         if isinstance(members, list) and members:
             short = (len(members), repr(members[0]), repr(members[-1]))
             if short in served:
-                raise self.error(PaginationError, (
+                raise self._unused(
                     f"Customer.io served the same members of segment {membership.segment_id} twice (pages "
                     f"{served[short]} and {membership.pages}) under different paging tokens; the list would hold "
-                    "people twice, so it was not used: re-run, and report it if it happens again"))
+                    "people twice")
             served[short] = membership.pages
         if most is not None and len(membership) > most:
-            raise self.error(PaginationError, (
+            raise self._unused(
                 f"segment {membership.segment_id}'s membership grew to {len(membership):,} members by page "
-                f"{membership.pages}, but its customer_count is {expected:,}: paging is not making progress, so "
-                "the list was not used: re-run, and report it if it happens again"))
+                f"{membership.pages}, but its customer_count is {expected:,}: paging is not making progress")
 
     def _next_token(self, page: dict[str, Any], membership: Membership, given: dict[str, int]) -> str | None:
         """The token for the next page, None at the end; PaginationError if any earlier page gave it."""
@@ -144,12 +143,16 @@ class CustomerIOClient(RetryingClient):
             return None
         token = str(token)
         if token in given:
-            raise self.error(PaginationError, (
+            raise self._unused(
                 f"Customer.io repeated a paging token of segment {membership.segment_id}'s membership (first given "
                 f"by page {given[token]}, again by page {membership.pages}); following it would loop or count "
-                "members twice, so the list was not used: re-run, and report it if it happens again"))
+                "members twice")
         given[token] = membership.pages
         return token
+
+    def _unused(self, why: str) -> PaginationError:
+        """Paging that went wrong: the list is not used, whatever it holds so far."""
+        return self.error(PaginationError, f"{why}, so the list was not used: re-run, and report it if it happens again")
 
     def _read_page(self, membership: Membership, page: dict[str, Any], path: str) -> None:
         membership.pages += 1

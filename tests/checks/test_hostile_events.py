@@ -9,22 +9,17 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine
-from sqlalchemy.dialects.mysql import LONGTEXT
 
-from reconcile.checks import SHIPPED_SUITES, run_checks, suites_for
+from reconcile.checks import SHIPPED_SUITES, suites_for
 from reconcile.checks.flatten import MAX_DEPTH
-from reconcile.config import ChecksConfig, DatabaseConfig
+from reconcile.config import ChecksConfig
 from reconcile.results import SHOWN_CHARACTERS
-from reconcile.shop import open_engine
 
-from known_events import BASE_TS, Problems, make_events
+from known_events import BASE_TS, STORED_EVENTS_SQL, Problems, check_stored_events, make_events, store_events
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
-EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
 STREAM = make_events(20, Problems(duplicate_orders=1))
 ORDERS = STREAM.counts["order_completed"]
 
@@ -62,32 +57,13 @@ ROWS = STREAM.rows + list(MALFORMED.values()) + list(FINE.values())
 def suites(tmp_path_factory):
     folder = tmp_path_factory.mktemp("suites")
     shutil.copy(SHIPPED_SUITES / "order_completed.toml", folder / "order_completed.toml")
-    return suites_for(ChecksConfig(suites=folder, events_sql=EVENTS_SQL))
-
-
-def load(url: str) -> None:
-    long_text = Text().with_variant(LONGTEXT(), "mysql", "mariadb")     # MariaDB's TEXT holds 64 KiB
-    events = Table("events", MetaData(), Column("id", Integer, primary_key=True), Column("event_id", String(40)),
-                   Column("name", String(40)), Column("customer_id", String(40)), Column("anonymous_id", String(40)),
-                   Column("timestamp", BigInteger), Column("properties", long_text))
-    engine = create_engine(url)
-    events.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(events.insert(), [
-            {"id": n, "event_id": e, "name": name, "customer_id": c, "anonymous_id": a, "timestamp": ts, "properties": p}
-            for n, (e, name, c, a, ts, p) in enumerate(ROWS, start=1)])
-    engine.dispose()
+    return suites_for(ChecksConfig(suites=folder, events_sql=STORED_EVENTS_SQL))
 
 
 @pytest.mark.parametrize("engine_kind", ["pandas", "database"])
 def test_hostile_events_are_the_same_findings_everywhere(any_db_url, suites, engine_kind):
-    load(any_db_url)
-    engine = open_engine(DatabaseConfig(url=any_db_url))
-    try:
-        found = run_checks(ChecksConfig(suites=Path("checks"), events_sql=EVENTS_SQL, engine=engine_kind), suites,
-                           engine=engine, as_of=AS_OF)
-    finally:
-        engine.dispose()
+    store_events(any_db_url, ROWS)
+    found = check_stored_events(any_db_url, suites, engine_kind, AS_OF)
     by = {(r.expectation, r.column): r for r in found}
     assert not [r for r in found if r.status == "error"]                   # findings, never errors
     total = ORDERS + len(MALFORMED) + len(FINE)

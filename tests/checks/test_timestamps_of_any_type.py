@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine
+from sqlalchemy import BigInteger, DateTime, Text, create_engine
 
-from reconcile.checks import SHIPPED_SUITES, run_checks, suites_for
-from reconcile.config import ChecksConfig, DatabaseConfig
-from reconcile.shop import open_engine
+from reconcile.checks import SHIPPED_SUITES, suites_for
+from reconcile.config import ChecksConfig
 
-from known_events import Problems, make_events
+from known_events import STORED_EVENTS_SQL, Problems, check_stored_events, make_events, store_events
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
-EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
 STREAM = make_events(40, Problems(duplicate_orders=2, checkout_without_cart=3, milliseconds=2))
 SUITES = ("checkout_started", "order_completed")      # the shipped suites that read the timestamp
 
@@ -40,17 +37,8 @@ def as_stored(url: str, form: str, ts: int):
 
 def load(url: str, form: str) -> None:
     kind = {"number": BigInteger, "iso": Text, "native": DateTime(timezone=True)}[form]
-    events = Table("events", MetaData(), Column("id", Integer, primary_key=True), Column("event_id", String(40)),
-                   Column("name", String(40)), Column("customer_id", String(40)), Column("anonymous_id", String(40)),
-                   Column("timestamp", kind), Column("properties", Text))
-    engine = create_engine(url)
-    events.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(events.insert(), [
-            {"id": n, "event_id": e, "name": name, "customer_id": c, "anonymous_id": a,
-             "timestamp": as_stored(url, form, ts), "properties": p}
-            for n, (e, name, c, a, ts, p) in enumerate(STREAM.rows, start=1)])
-    engine.dispose()
+    store_events(url, [(e, name, c, a, as_stored(url, form, ts), p) for e, name, c, a, ts, p in STREAM.rows],
+                 timestamp_type=kind, properties_type=Text)
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +46,11 @@ def suites(tmp_path_factory):
     folder = tmp_path_factory.mktemp("suites")
     for name in SUITES:
         shutil.copy(SHIPPED_SUITES / f"{name}.toml", folder / f"{name}.toml")
-    return suites_for(ChecksConfig(suites=folder, events_sql=EVENTS_SQL))
+    return suites_for(ChecksConfig(suites=folder, events_sql=STORED_EVENTS_SQL))
 
 
 def results(url: str, suites, engine_kind: str) -> dict:
-    engine = open_engine(DatabaseConfig(url=url))
-    try:
-        found = run_checks(ChecksConfig(suites=Path("checks"), events_sql=EVENTS_SQL, engine=engine_kind), suites,
-                           engine=engine, as_of=AS_OF)
-    finally:
-        engine.dispose()
+    found = check_stored_events(url, suites, engine_kind, AS_OF)
     return {(r.suite, r.expectation, r.column): (r.status, r.unexpected_count, r.element_count, sorted(r.event_ids))
             for r in found}
 

@@ -161,3 +161,25 @@ def test_help_and_version_import_no_data_library_and_importing_changes_no_arrow_
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
     before, after = done.stdout.split()
     assert done.returncode == 0 and before == after != "system"
+
+
+@pytest.mark.parametrize("flags, shown", [({"quiet": True}, False), ({}, False), ({"verbose": True}, True),
+                                          ({"debug": True}, True)])
+def test_a_python_warning_is_a_log_line_only_when_asked_for(flags, shown):
+    """A library's FutureWarning speaks to maintainers: cron (default, --quiet) never mails it."""
+    import io
+    import warnings
+
+    from reconcile.cli.output import level_for, setup_logging, stop_logging
+
+    stream = io.StringIO()
+    handler = setup_logging(level_for(**flags), stream)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("concatenation will change", FutureWarning)
+    finally:
+        stop_logging(handler)
+    lines = stream.getvalue().splitlines()
+    assert bool(lines) == shown and all("FutureWarning: concatenation will change" in lines[0] for _ in lines)
+    assert warnings.showwarning.__module__ == "warnings"          # stopping gives warnings back to Python

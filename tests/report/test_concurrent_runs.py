@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from reconcile.cli import main
 from reconcile.report import History, history_key, write_outputs

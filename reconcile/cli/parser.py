@@ -40,6 +40,10 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, in the order ``--help`` lists them.
+
+    One long declaration on purpose: it reads top to bottom like the help text, and splitting it
+    per command would scatter the shared flags (config, logging) across helpers."""
     parser = _Parser(prog="reconcile", description="Does your Customer.io segment hold the people your "
                                                     "database says it should? Diff, diagnose, report.")
     parser.add_argument("--version", action="version", version=f"reconcile {__version__}")

@@ -75,7 +75,7 @@ def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = Fa
     ``numbered``: ``reconcile_row`` (first of the truth's columns) is the row's position in the
     truth SQL's output, numbered before any join, so the pass that reads the missing people's
     rows keeps the first row of each person, as in memory, whatever order its joins return."""
-    rows = f"(SELECT ROW_NUMBER() OVER () AS reconcile_row, t0.* FROM ({sql}) t0)" if numbered else f"({sql})"
+    rows = f"({_numbered(dialect, sql)})" if numbered else f"({sql})"
     if dialect == "sqlite":
         value, column = f"CAST(t.{key} AS TEXT)", f"t.{key}"
         chars = " || ".join(f"char({c})" for c in BLANKS)
@@ -97,6 +97,18 @@ def key_relation(dialect: str, key: str, sql: str, table: str, mapped: bool = Fa
     python_key, join = ("u.k", f" LEFT JOIN {table}_u u ON u.raw = {value}") if mapped else ("NULL", "")
     return (f"(SELECT CASE WHEN {beyond_ascii} THEN {python_key} ELSE {ascii_key} END AS reconcile_key, "
             f"CASE WHEN {beyond_ascii} THEN {value} END AS reconcile_raw, t.* FROM {rows} t{join}) tr")
+
+
+def _numbered(dialect: str, sql: str) -> str:
+    """The truth SQL's rows with their position in its output as ``reconcile_row``.
+
+    MariaDB and MySQL number through a session variable as the rows stream: their
+    ``ROW_NUMBER() OVER ()`` passes the rows through a sort first, which may reorder rows
+    without a sort key, so the first row of a person could differ from the one memory keeps."""
+    if dialect in ("mysql", "mariadb"):
+        return (f"SELECT (@reconcile_row := @reconcile_row + 1) AS reconcile_row, t0.* "
+                f"FROM ({sql}) t0 CROSS JOIN (SELECT @reconcile_row := 0) reconcile_start")
+    return f"SELECT ROW_NUMBER() OVER () AS reconcile_row, t0.* FROM ({sql}) t0"
 
 
 def _ascii_rule(key: str, value: str, trimmed: str, lowered: str) -> str:

@@ -3,9 +3,9 @@
 
 The folder is written under a hidden temporary name and renamed when complete, so an
 interrupted run never leaves something that looks like a finished report, and two runs never
-share a folder; it is created readable by its owner only, since it holds customers' emails. Cells a spreadsheet would run as a formula are
-neutralised, and CSV rows end in CRLF (RFC 4180), so a cell holding a carriage return is
-quoted, never read as a new row.
+share a folder; it is created readable by its owner only, since it holds customers' emails.
+Cells a spreadsheet would run as a formula are neutralised, and CSV rows end in CRLF (RFC 4180),
+so a cell holding a carriage return is quoted, never read as a new row.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from .html import render_html
 log = logging.getLogger(__name__)
 
 PURCHASES_CSV = "purchase_discrepancies.csv"
+PARTIAL = ".partial-"          # .<name>.partial-<pid>-<random>: a run folder being written
+DELETING = ".deleting-"        # a run folder retention is deleting: renamed first, so a half-deleted one is never read
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: results.json's shape: raised only when a key changes meaning or goes away (keys may be added).
 RESULTS_SCHEMA_VERSION = 1
@@ -92,9 +94,6 @@ def write_outputs(run: RunResult, out_dir: str | Path, extra_files: dict[str, st
     return final
 
 
-PARTIAL = ".partial-"          # .<name>.partial-<pid>-<random>: a run folder being written
-
-
 def _holds_something(folder: Path) -> bool:
     return folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
 
@@ -134,9 +133,6 @@ def remove_leftovers(folder: Path, started: float | None = None) -> list[Path]:
             removed.append(entry)
             log.info("removed %s, left by an interrupted run", entry)
     return removed
-
-
-DELETING = ".deleting-"        # a run folder retention is deleting: renamed first, so a half-deleted one is never read
 
 
 def _abandoned(partial: Path, started: float) -> bool:
@@ -179,5 +175,5 @@ def _json_default(value):
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-__all__ = ["write_outputs", "render_outputs", "remove_leftovers", "DELETING", "results_json", "neutralise_formulas", "purchase_rows", "PURCHASES_CSV",
-           "RESULTS_SCHEMA_VERSION"]
+__all__ = ["write_outputs", "render_outputs", "remove_leftovers", "DELETING", "results_json", "neutralise_formulas",
+           "purchase_rows", "PURCHASES_CSV", "RESULTS_SCHEMA_VERSION"]

@@ -106,6 +106,26 @@ def test_the_identifiers_the_two_diffs_used_to_disagree_on(any_db_url, value, me
         engine.dispose()
 
 
+def test_a_person_with_several_rows_is_their_first_row_in_both_diffs(any_db_url):
+    """One person, several truth rows spelled differently: both diffs show the row the truth SQL
+    returns first (the table's insertion order here). MariaDB's ROW_NUMBER() OVER () reorders
+    rows it has no sort key for, in some tables and not others; forty fresh tables catch it."""
+    rows = [None, None, None, "0", "0\x85", "ann@x.com", "\u00a0ANN@x.com", None, "Ann@X.com "]
+    setup = create_engine(any_db_url)
+    engine = open_engine(DatabaseConfig(url=any_db_url))
+    try:
+        for n in range(40):
+            with setup.begin() as conn:
+                conn.execute(text(f"CREATE TABLE several_{n} (id VARCHAR(64), email VARCHAR(64))"))
+                conn.execute(text(f"INSERT INTO several_{n} VALUES (:v, :v)"), [{"v": v} for v in rows])
+            memory, database = both_diffs(engine, f"several_{n}", "email", [])
+            assert people(memory, ("id", "email")) == [("0", "0"), ("ann@x.com", "ann@x.com")]
+            assert people(database, ("id", "email")) == people(memory, ("id", "email")), n
+    finally:
+        engine.dispose()
+        setup.dispose()
+
+
 @pytest.mark.parametrize("column", ["DOUBLE PRECISION", "DECIMAL(10, 2)"])
 def test_a_key_column_the_database_spells_otherwise_is_refused_or_read_by_python(any_db_url, column):
     """417.0 is "417" in Python: SQLite hands such values to Python's rule; PostgreSQL and MariaDB,

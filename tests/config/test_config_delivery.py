@@ -7,16 +7,9 @@ import pytest
 from reconcile.config import EmailConfig, HistoryConfig, parse_config
 from reconcile.errors import ConfigError
 
-BASE = """
-[database]
-url = "sqlite:///shop.db"
-[customerio]
-app_api_key = "k"
-[[segments]]
-name = "buyers"
-customerio_segment_id = 1
-sql = "SELECT 1 AS id"
-"""
+from known_config import MINIMAL_CONFIG
+
+BASE = MINIMAL_CONFIG
 
 EMAIL = """
 [email]

@@ -7,18 +7,9 @@ import pytest
 from reconcile.config import PurchasesConfig, parse_config
 from reconcile.errors import ConfigError
 
-BASE = """
-[database]
-url = "sqlite:///shop.db"
-[customerio]
-app_api_key = "k"
-[[segments]]
-name = "buyers"
-customerio_segment_id = 12
-sql = "SELECT id FROM customers"
-{checks}
-{purchases}
-"""
+from known_config import MINIMAL_CONFIG
+
+BASE = MINIMAL_CONFIG + "{checks}\n{purchases}\n"
 CHECKS = '[checks]\nevents_sql = "SELECT * FROM events"\n'
 ORDERS = 'orders_sql = "SELECT order_id, customer_id AS id, completed_at FROM orders"\n'
 

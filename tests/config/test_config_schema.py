@@ -16,18 +16,11 @@ from reconcile.config import parse_config
 from reconcile.config.schema import config_schema
 from reconcile.errors import ConfigError
 
+from known_config import MINIMAL_CONFIG
+
 VALIDATOR = jsonschema.Draft202012Validator(config_schema())
 
-GOOD = """
-[database]
-url = "sqlite:///shop.db"
-[customerio]
-app_api_key = "k"
-[[segments]]
-name = "buyers"
-customerio_segment_id = 12
-sql = "SELECT id FROM customers"
-"""
+GOOD = MINIMAL_CONFIG
 
 EMAIL = '[email]\nsmtp_host = "smtp.example.com"\nfrom = "r@example.com"\nto = ["a@example.com"]\n'
 

@@ -289,7 +289,7 @@ def find_column(columns: Iterable[str], name: str) -> str | None:
     return next((column for column in columns if isinstance(column, str) and column.lower() == name.lower()), None)
 
 
-_CAUSES = (   # (cause, what the driver's first line says), first match wins; timeouts before cancels
+_CAUSES = (   # (cause, what the driver's first line says), first match wins
     ("connect", ("could not connect", "connection refused", "can't connect", "unable to open",
                  "could not translate host", "name or service not known", "timeout expired")),
     ("credentials", ("password authentication failed", "access denied", "authentication failed")),
@@ -297,8 +297,10 @@ _CAUSES = (   # (cause, what the driver's first line says), first match wins; ti
               "connection was killed", "consuming input failed", "connection already closed",
               "the connection is closed", "connection reset", "broken pipe")),
     ("write", ("read-only", "read only", "readonly", "query_only", "attempt to write", "data-modifying")),
-    ("timeout", ("statement timeout", "max_statement_time", "max_execution_time", "interrupted")),
-    ("cancelled", ("due to user request", "query execution was interrupted")),
+    ("timeout", ("statement timeout", "max_statement_time", "max_execution_time",
+                 "maximum statement execution time")),
+    ("cancelled", ("due to user request", "query execution was interrupted")),   # MariaDB's KILL QUERY: 1317
+    ("timeout", ("interrupted",)),         # SQLite's progress handler, which only the time limit sets off
     ("nul", ("nul (0x00)", "0x00", "nul character", "null character")),
     ("too_long", ("data too long", "value too long")),
 )
@@ -307,9 +309,6 @@ _CAUSES = (   # (cause, what the driver's first line says), first match wins; ti
 def database_cause(message: str) -> str | None:
     """Which of the known causes a driver's message names (``"cancelled"``, ``"lost"``, …), if any."""
     lowered = message.lower()
-    if "interrupted" in lowered and not any(t in lowered for t in ("max_statement_time", "max_execution_time")) \
-            and "query execution" in lowered:
-        return "cancelled"                                  # MariaDB's KILL QUERY (1317), not its timeout (1969)
     return next((cause for cause, marks in _CAUSES if any(mark in lowered for mark in marks)), None)
 
 
@@ -335,6 +334,6 @@ def describe_database_error(exc: DBAPIError, engine: Engine, what: str = "the tr
     return lines.get(cause, f"{what} failed: {message}; fix the SQL and try again")
 
 
-__all__ = ["cancel_running_queries", "settle", "Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
+__all__ = ["Window", "PARTITION_ROWS", "WINDOW_PARAMETERS", "bind_window", "naive_datetimes", "open_engine",
            "guard_like", "own_statements", "stream_rows", "find_column", "describe_database_error",
-           "database_cause"]
+           "database_cause", "cancel_running_queries", "settle"]

@@ -189,12 +189,18 @@ class SQLiteJson(JsonDialect):
         return (f"CASE WHEN {shape} THEN CASE WHEN {valid} THEN "
                 f"round((julianday({t}) - 2440587.5) * 86400000) / 1000.0 END END")
 
+    def properties(self, column, tolerant: bool = False):
+        """The text, or a JSON string (so not an object: malformed) where it nests deeper than
+        MAX_DEPTH. Judged once per row as the events are read, in nested CASEs: SQLite may
+        evaluate both sides of an AND, and json_tree fails on text that is not JSON."""
+        deepest = (f"EXISTS (SELECT 1 FROM json_tree({column}) AS d WHERE d.type IN ('object', 'array') AND "
+                   f"length(d.fullkey) - length(replace(replace(d.fullkey, '.', ''), '[', '')) >= {MAX_DEPTH})")
+        return (f"CASE WHEN {_containers(column)} > {MAX_DEPTH} THEN CASE WHEN json_valid({column}) THEN "
+                f"CASE WHEN {deepest} THEN json_quote('reconcile: nested too deep') ELSE {column} END "
+                f"ELSE {column} END ELSE {column} END")
+
     def is_object(self, p):
-        too_deep = (f"({_containers(p)} > {MAX_DEPTH} AND EXISTS (SELECT 1 FROM json_tree({p}) AS d WHERE d.type IN "
-                    f"('object', 'array') AND length(d.fullkey) - length(replace(replace(d.fullkey, '.', ''), '[', '')) "
-                    f">= {MAX_DEPTH}))")
-        return (f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' AND NOT {too_deep} "   # AND evaluates both sides
-                "ELSE 0 END)")
+        return f"(CASE WHEN json_valid({p}) THEN json_type({p}) = 'object' ELSE 0 END)"   # AND evaluates both sides
 
     def _path(self, key):
         return self.literal(_path(key))

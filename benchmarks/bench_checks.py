@@ -118,6 +118,7 @@ def pandas_expectation(expectation: Expectation, frame: pd.DataFrame) -> int | N
 
 def run_checks_alone(url: str, engine_kind: str) -> None:
     """What ``reconcile run`` does with [checks]: its time and peak RSS, in this fresh process."""
+    from reconcile.audit import system_allocator
     from reconcile.checks import load_suites, run_checks
 
     started, baseline = time.perf_counter(), rss_mb()
@@ -125,7 +126,8 @@ def run_checks_alone(url: str, engine_kind: str) -> None:
     suites = [s for s in load_suites(checks.suites) if s.event]
     loaded = time.perf_counter()
     engine = open_engine(DatabaseConfig(url=url))
-    results = run_checks(checks, suites, engine=engine, as_of=datetime.now(timezone.utc))
+    with system_allocator():         # Arrow's allocator as ``reconcile run`` sets it for a run
+        results = run_checks(checks, suites, engine=engine, as_of=datetime.now(timezone.utc))
     engine.dispose()
     failed = sum(1 for r in results if r.status != "pass")
     print(f"    engine = {engine_kind!r:10} import GX + suites {loaded - started:5.2f} s; check "

@@ -186,7 +186,7 @@ def main(argv=None) -> int:
         names = {"product_viewed", "added_to_cart", "checkout_started", "order_completed"}
         if not args.no_sqlite:
             url = f"sqlite:///{Path(scratch) / 'shop.db'}"
-            clock("load SQLite events table", load_events, url, stream, 50_000)
+            clock("load SQLite events table", load_events, url, stream.rows, 50_000)
             engine = open_engine(DatabaseConfig(url=url))
             tables = clock("stream + flatten from SQLite (events_sql)", read_events,
                            ChecksConfig(suites=suites_dir, events_sql=EVENTS_SQL), engine, _window(as_of), names)
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
                 return 1
         if args.postgresql:
             with scratch_postgresql() as url:
-                clock("load PostgreSQL events table", load_events, url, stream, 50_000)
+                clock("load PostgreSQL events table", load_events, url, stream.rows, 50_000)
                 if not both_engines(url, "PostgreSQL"):
                     return 1
         total_rows = len(stream.rows)

@@ -114,54 +114,38 @@ def write_jsonl(stream: Stream, path) -> None:
                                      "properties": json.loads(props)}) + "\n")
 
 
-EVENTS_DDL = """CREATE TABLE events (
-    id INTEGER PRIMARY KEY, event_id VARCHAR(40) NOT NULL UNIQUE, name VARCHAR(40) NOT NULL,
-    customer_id VARCHAR(40), anonymous_id VARCHAR(40), timestamp BIGINT NOT NULL, properties TEXT NOT NULL)"""
-
-
-def load_events(url: str, stream: Stream, chunk: int = 20_000) -> None:
-    """Create the events table in ``url`` and insert the stream."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(EVENTS_DDL))
-            insert = text("INSERT INTO events (id, event_id, name, customer_id, anonymous_id, timestamp, properties) "
-                          "VALUES (:id, :event_id, :name, :customer_id, :anonymous_id, :timestamp, :properties)")
-            for start in range(0, len(stream.rows), chunk):
-                conn.execute(insert, [dict(zip(("event_id", "name", "customer_id", "anonymous_id", "timestamp",
-                                                "properties"), row), id=start + i + 1)
-                                      for i, row in enumerate(stream.rows[start:start + chunk])])
-    finally:
-        engine.dispose()
-
-
-def store_events(url: str, rows: list[tuple], timestamp_type=None, properties_type=None) -> None:
-    """Canonical event tuples into an ``events`` table of ``url``'s database (``id`` keeps their order);
-    the timestamp column is BIGINT and the properties TEXT unless given (LONGTEXT on MariaDB, whose
-    TEXT holds 64 KiB)."""
+def load_events(url: str, rows: list[tuple], chunk: int = 20_000, *, timestamp_type=None,
+                properties_type=None) -> None:
+    """Canonical event tuples (:class:`Stream`'s ``rows``) into a new ``events`` table of ``url``'s
+    database, ``id`` keeping their order. The timestamp column is BIGINT and the properties TEXT
+    unless given (LONGTEXT on MariaDB, whose TEXT holds 64 KiB)."""
     from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine
     from sqlalchemy.dialects.mysql import LONGTEXT
 
     properties_type = properties_type or Text().with_variant(LONGTEXT(), "mysql", "mariadb")
-    events = Table("events", MetaData(), Column("id", Integer, primary_key=True), Column("event_id", String(40)),
-                   Column("name", String(40)), Column("customer_id", String(40)), Column("anonymous_id", String(40)),
-                   Column("timestamp", timestamp_type or BigInteger), Column("properties", properties_type))
+    events = Table("events", MetaData(), Column("id", Integer, primary_key=True, autoincrement=False),
+                   Column("event_id", String(40), nullable=False, unique=True),
+                   Column("name", String(40), nullable=False), Column("customer_id", String(40)),
+                   Column("anonymous_id", String(40)), Column("timestamp", timestamp_type or BigInteger, nullable=False),
+                   Column("properties", properties_type, nullable=False))
     engine = create_engine(url)
-    events.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(events.insert(), [
-            {"id": n, "event_id": e, "name": name, "customer_id": c, "anonymous_id": a, "timestamp": ts, "properties": p}
-            for n, (e, name, c, a, ts, p) in enumerate(rows, start=1)])
-    engine.dispose()
+    try:
+        events.metadata.create_all(engine)
+        with engine.begin() as conn:
+            for start in range(0, len(rows), chunk):
+                conn.execute(events.insert(), [
+                    {"id": n, "event_id": e, "name": name, "customer_id": c, "anonymous_id": a, "timestamp": ts,
+                     "properties": p}
+                    for n, (e, name, c, a, ts, p) in enumerate(rows[start:start + chunk], start=start + 1)])
+    finally:
+        engine.dispose()
 
 
 STORED_EVENTS_SQL = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events ORDER BY id"
 
 
 def check_stored_events(url: str, suites, engine_kind: str, as_of) -> list:
-    """Every suite's results over the table :func:`store_events` wrote, on ``engine_kind``."""
+    """Every suite's results over the table :func:`load_events` wrote, on ``engine_kind``."""
     from reconcile.checks import run_checks
     from reconcile.config import ChecksConfig, DatabaseConfig
     from reconcile.shop import open_engine

@@ -48,7 +48,7 @@ def project(tmp_path, sandbox, *, duplicates: int, severity: str = "critical", e
         conn.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY)"))
         conn.execute(text("INSERT INTO customers VALUES (1), (2), (3)"))
     engine.dispose()
-    load_events(url, make_events(40, Problems(duplicate_orders=duplicates)))
+    load_events(url, make_events(40, Problems(duplicate_orders=duplicates)).rows)
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "order_completed.toml").write_text(SUITE.format(severity=severity), encoding="utf-8")
     events_sql = events_sql or "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -156,7 +155,7 @@ def test_the_gx_expectations_are_planned_into_the_database(suites):
 
 
 def test_database_and_pandas_agree_exactly(any_db_url, suites, caplog):
-    load_events(any_db_url, SimpleNamespace(rows=sale_rows()))
+    load_events(any_db_url, sale_rows())
     database = run(any_db_url, suites, "database")
     assert "no temporary table" not in caplog.text      # GX validated the extracted rows, not the live query
     pandas = run(any_db_url, suites, "pandas")
@@ -215,7 +214,7 @@ def test_gx_cannot_write_to_the_shop_through_its_own_engine(pg_url, suites):
 
 
 def test_an_events_query_that_writes_is_an_error(pg_url, suites):
-    load_events(pg_url, SimpleNamespace(rows=sale_rows()))
+    load_events(pg_url, sale_rows())
     admin = create_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text("CREATE SEQUENCE bump"))
@@ -234,7 +233,7 @@ def test_an_events_query_that_writes_is_an_error(pg_url, suites):
 
 def test_without_temporary_tables_gx_reads_the_events_query_and_agrees(pg_url, suites, caplog):
     """A role with no TEMPORARY privilege: GX validates the live query instead (slower, same results)."""
-    load_events(pg_url, SimpleNamespace(rows=sale_rows()))
+    load_events(pg_url, sale_rows())
     with role_without_temporary(pg_url, "events") as restricted:
         database = run(restricted, suites, "database")
     assert "no temporary table for the sale events" in caplog.text
@@ -244,7 +243,7 @@ def test_without_temporary_tables_gx_reads_the_events_query_and_agrees(pg_url, s
 def test_the_window_parameters_and_percent_signs_reach_the_database(any_db_url, suites, caplog):
     """events_sql binds :window_start_epoch and :as_of_epoch and uses LIKE '%...%': GX runs it as
     a query string, so reconcile renders the window as literals; the results equal pandas'."""
-    load_events(any_db_url, SimpleNamespace(rows=sale_rows()))
+    load_events(any_db_url, sale_rows())
     sql = ("SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events "
            "WHERE timestamp >= :window_start_epoch + 0 * :as_of_epoch AND event_id LIKE '%s%' ORDER BY id")
     start = int(AS_OF.timestamp()) - 30 * 86400

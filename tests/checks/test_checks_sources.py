@@ -41,7 +41,7 @@ def results(request, event_suites, tmp_path):
         write_jsonl(STREAM, path)
         return run_checks(ChecksConfig(suites=SUITES, events_jsonl=path), event_suites, engine=None, as_of=AS_OF)
     url = request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "pg_url", "mariadb": "mysql_url"}[request.param])
-    load_events(url, STREAM)
+    load_events(url, STREAM.rows)
     engine = open_engine(DatabaseConfig(url=url))
     try:
         return run_checks(ChecksConfig(suites=SUITES, events_sql=EVENTS_SQL), event_suites, engine=engine, as_of=AS_OF)

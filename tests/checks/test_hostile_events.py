@@ -17,7 +17,7 @@ from reconcile.checks.flatten import MAX_DEPTH
 from reconcile.config import ChecksConfig
 from reconcile.results import SHOWN_CHARACTERS
 
-from known_events import BASE_TS, STORED_EVENTS_SQL, Problems, check_stored_events, make_events, store_events
+from known_events import BASE_TS, STORED_EVENTS_SQL, Problems, check_stored_events, load_events, make_events
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STREAM = make_events(20, Problems(duplicate_orders=1))
@@ -62,7 +62,7 @@ def suites(tmp_path_factory):
 
 @pytest.mark.parametrize("engine_kind", ["pandas", "database"])
 def test_hostile_events_are_the_same_findings_everywhere(any_db_url, suites, engine_kind):
-    store_events(any_db_url, ROWS)
+    load_events(any_db_url, ROWS)
     found = check_stored_events(any_db_url, suites, engine_kind, AS_OF)
     by = {(r.expectation, r.column): r for r in found}
     assert not [r for r in found if r.status == "error"]                   # findings, never errors

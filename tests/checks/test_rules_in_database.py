@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -121,7 +120,7 @@ def test_every_rule_on_events_is_planned_into_the_database(suites):
 
 
 def test_rules_in_the_database_agree_with_pandas_exactly(any_db_url, suites):
-    load_events(any_db_url, SimpleNamespace(rows=rows()))
+    load_events(any_db_url, rows())
     database, pandas = run(any_db_url, suites, "database"), run(any_db_url, suites, "pandas")
     assert database.keys() == pandas.keys()
     for key in pandas:
@@ -211,7 +210,7 @@ def test_line_items_are_exploded_and_checked_in_the_database_as_in_pandas(any_db
     rows_ = placed_rows()
     if not any_db_url.startswith("postgresql"):   # text that is not JSON (PostgreSQL stops with an error, see README)
         rows_.append(("p8", "order_placed", "c1", None, T, "{not json"))
-    load_events(any_db_url, SimpleNamespace(rows=rows_))
+    load_events(any_db_url, rows_)
     folder = tmp_path / "placed"
     folder.mkdir()
     (folder / "placed.toml").write_text(PLACED)

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, DateTime, Text, create_engine
 from reconcile.checks import SHIPPED_SUITES, suites_for
 from reconcile.config import ChecksConfig
 
-from known_events import STORED_EVENTS_SQL, Problems, check_stored_events, make_events, store_events
+from known_events import STORED_EVENTS_SQL, Problems, check_stored_events, load_events, make_events
 
 AS_OF = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STREAM = make_events(40, Problems(duplicate_orders=2, checkout_without_cart=3, milliseconds=2))
@@ -37,7 +37,7 @@ def as_stored(url: str, form: str, ts: int):
 
 def load(url: str, form: str) -> None:
     kind = {"number": BigInteger, "iso": Text, "native": DateTime(timezone=True)}[form]
-    store_events(url, [(e, name, c, a, as_stored(url, form, ts), p) for e, name, c, a, ts, p in STREAM.rows],
+    load_events(url, [(e, name, c, a, as_stored(url, form, ts), p) for e, name, c, a, ts, p in STREAM.rows],
                  timestamp_type=kind, properties_type=Text)
 
 

@@ -6,7 +6,6 @@ never points at a report it did not write; ``reconcile run`` still runs every su
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 from reconcile.cli import main
 from reconcile.cli.screens import gate_screen
@@ -24,12 +23,12 @@ CHECKS = ('\n[checks]\nsuites = "checks"\nengine = "pandas"\n'
           'events_sql = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events"\n')
 
 
-def events() -> SimpleNamespace:
+def events() -> list[tuple]:
     """Carts sent in seconds (their suite passes); one order sent twice (a critical failure)."""
     order = '{"order_id": "A-1", "revenue": 10}'
-    return SimpleNamespace(rows=[("e1", "added_to_cart", "1", None, T, '{"cart_id": "c1"}'),
-                                 ("e2", "order_completed", "1", None, T + 60, order),
-                                 ("e3", "order_completed", "1", None, T + 90, order)])
+    return [("e1", "added_to_cart", "1", None, T, '{"cart_id": "c1"}'),
+            ("e2", "order_completed", "1", None, T + 60, order),
+            ("e3", "order_completed", "1", None, T + 90, order)]
 
 
 def gate(tmp_path, url: str, base_url: str, listed: str | None, *args: str) -> int:

@@ -20,7 +20,7 @@ from reconcile.report import History
 from reconcile.results import FlowResult, FlowStatus, decide_flow
 from reconcile.shop import Window, open_engine
 
-from known_events import BASE_TS, Problems, Stream, load_events, make_events
+from known_events import BASE_TS, Problems, load_events, make_events
 
 NAMES = ["added_to_cart", "checkout_started", "order_completed", "product_viewed", "never_sent"]
 
@@ -38,7 +38,7 @@ def expected_counts(rows: list[tuple], as_of: int) -> dict[str, tuple[int | None
 
 def test_the_flow_is_counted_alike_in_the_database_and_in_memory(any_db_url):
     stream = make_events(60, Problems(milliseconds=3))
-    load_events(any_db_url, stream)
+    load_events(any_db_url, stream.rows)
     as_of = BASE_TS + 1_800                      # half the events are later: they are left out
     window = Window.ending(datetime.fromtimestamp(as_of, timezone.utc), 30)
     engine = open_engine(DatabaseConfig(url=any_db_url))
@@ -146,7 +146,7 @@ def test_events_after_as_of_never_count(tmp_path, age, counted):
     url = f"sqlite:///{tmp_path / 'e.db'}"
     rows = [("e1", "order_completed", 1, None, BASE_TS - age * 3600, "{}"),
             ("e2", "order_completed", 1, None, BASE_TS + 3600, "{}")]
-    load_events(url, Stream(rows=rows, problems=Problems()))
+    load_events(url, rows)
     engine = open_engine(DatabaseConfig(url=url))
     window = Window.ending(datetime.fromtimestamp(BASE_TS, timezone.utc), 30)
     sql = "SELECT event_id, name, customer_id, anonymous_id, timestamp, properties FROM events"
